@@ -1,0 +1,1 @@
+//! Email address validation for invitations.

@@ -1,0 +1,1 @@
+//! The invitation and failure log.
