@@ -3,3 +3,7 @@
 pub mod email;
 pub mod event;
 pub mod store;
+pub mod ast;
+pub mod diagnostics;
+pub mod span;
+pub mod syntax;

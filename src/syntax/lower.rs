@@ -1,0 +1,913 @@
+//! Lowering: one function per grammar rule, from pest pairs to the AST. Error productions of the
+//! grammar become diagnostics here; lowering goes on so that one run reports every slip.
+
+use super::Rule;
+use crate::ast::*;
+use crate::diagnostics::{Code, Diagnostic};
+use crate::span::Span;
+use chrono::{DateTime, NaiveDate};
+use pest::iterators::{Pair, Pairs};
+
+/// Largest list literal accepted (LANGUAGE.md, "Limits").
+pub const MAX_LIST_LEN: usize = 100_000;
+
+pub(crate) struct Lowerer<'s> {
+    #[allow(dead_code)]
+    src: &'s str,
+    pub(crate) diags: Vec<Diagnostic>,
+}
+
+fn span_of(pair: &Pair<'_, Rule>) -> Span {
+    let s = pair.as_span();
+    Span::new(s.start(), s.end())
+}
+
+impl<'s> Lowerer<'s> {
+    pub(crate) fn new(src: &'s str) -> Lowerer<'s> {
+        Lowerer {
+            src,
+            diags: Vec::new(),
+        }
+    }
+
+    fn error(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
+
+    /// Reports a pair the grammar produced where lowering did not expect it. The grammar and this
+    /// file are written together, so this only fires on an internal inconsistency.
+    fn unexpected(&mut self, pair: &Pair<'_, Rule>) {
+        self.error(Diagnostic::error(
+            Code::Syntax,
+            span_of(pair),
+            format!("unexpected `{}`", pair.as_str()),
+        ));
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Conditions
+    // -----------------------------------------------------------------------------------------
+
+    pub(crate) fn condition(&mut self, mut pairs: Pairs<'_, Rule>) -> Option<Expr> {
+        let cond = pairs.next()?;
+        let expr = cond.into_inner().find(|p| p.as_rule() == Rule::expr)?;
+        self.expr(expr)
+    }
+
+    fn expr(&mut self, pair: Pair<'_, Rule>) -> Option<Expr> {
+        match pair.as_rule() {
+            Rule::expr => {
+                let inner = pair.into_inner().next()?;
+                self.expr(inner)
+            }
+            Rule::or_expr => self.chain(pair, Rule::and_expr, ExprKind::Or),
+            Rule::and_expr => self.chain(pair, Rule::not_expr, ExprKind::And),
+            Rule::not_expr => self.not_expr(pair),
+            Rule::cmp_expr => self.cmp_expr(pair),
+            Rule::coalesce => self.coalesce(pair),
+            Rule::additive => self.additive(pair),
+            _ => self.primary(pair),
+        }
+    }
+
+    /// `a or b or c` / `a and b and c`, flattened to one n-ary node.
+    fn chain(
+        &mut self,
+        pair: Pair<'_, Rule>,
+        operand: Rule,
+        make: fn(Vec<Expr>) -> ExprKind,
+    ) -> Option<Expr> {
+        let span = span_of(&pair);
+        let mut operands = Vec::new();
+        let mut ok = true;
+        for p in pair.into_inner() {
+            if p.as_rule() == operand {
+                match self.expr(p) {
+                    Some(e) => operands.push(e),
+                    None => ok = false,
+                }
+            } else {
+                self.check_bad_op(p);
+            }
+        }
+        if !ok {
+            return None;
+        }
+        if operands.len() == 1 {
+            return operands.pop();
+        }
+        Some(Expr::new(make(operands), span))
+    }
+
+    /// Reports `||`, `&&`, `!`, `=` and `<>` with the right spelling.
+    fn check_bad_op(&mut self, op: Pair<'_, Rule>) {
+        let span = span_of(&op);
+        for p in op.into_inner() {
+            let (wrong, right) = match p.as_rule() {
+                Rule::bad_or => ("||", "or"),
+                Rule::bad_and => ("&&", "and"),
+                Rule::bad_not => ("!", "not"),
+                Rule::bad_eq => ("=", "=="),
+                Rule::bad_ne => ("<>", "!="),
+                _ => continue,
+            };
+            self.error(
+                Diagnostic::error(
+                    Code::Syntax,
+                    span,
+                    format!("`{wrong}` is not a Herald operator"),
+                )
+                .with_label(format!("write `{right}` here"))
+                .with_help(format!("write `{right}` instead of `{wrong}`")),
+            );
+        }
+    }
+
+    fn not_expr(&mut self, pair: Pair<'_, Rule>) -> Option<Expr> {
+        let mut nots: Vec<Span> = Vec::new();
+        let mut inner = None;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::not_op => {
+                    nots.push(span_of(&p));
+                    self.check_bad_op(p);
+                }
+                _ => inner = self.expr(p),
+            }
+        }
+        let mut e = inner?;
+        // INVARIANT: the pre-scan bounds the number of `not`s, so this nesting is shallow.
+        for not_span in nots.into_iter().rev() {
+            let span = not_span.to(e.span);
+            e = Expr::new(ExprKind::Not(Box::new(e)), span);
+        }
+        Some(e)
+    }
+
+    fn cmp_expr(&mut self, pair: Pair<'_, Rule>) -> Option<Expr> {
+        let span = span_of(&pair);
+        let mut inner = pair.into_inner();
+        let first = inner.next()?;
+        let mut lhs = self.expr(first)?;
+        let mut n_tails = 0;
+        for tail in inner {
+            n_tails += 1;
+            if n_tails == 2 {
+                self.error(
+                    Diagnostic::error(
+                        Code::Syntax,
+                        span_of(&tail),
+                        "comparisons cannot be chained",
+                    )
+                    .with_label("a second comparison")
+                    .with_help("compare twice and join with `and`: `a < b and b < c`"),
+                );
+            }
+            let tail_span = span_of(&tail);
+            let whole = Span::new(lhs.span.start, tail_span.end);
+            match tail.as_rule() {
+                Rule::is_test => {
+                    let mut negated = false;
+                    let mut empty = false;
+                    for p in tail.into_inner() {
+                        match p.as_rule() {
+                            Rule::kw_not => negated = true,
+                            Rule::kw_empty => empty = true,
+                            _ => {}
+                        }
+                    }
+                    let test = match (negated, empty) {
+                        (false, false) => TestOp::IsNull,
+                        (true, false) => TestOp::IsNotNull,
+                        (false, true) => TestOp::IsEmpty,
+                        (true, true) => TestOp::IsNotEmpty,
+                    };
+                    lhs = Expr::new(
+                        ExprKind::Test {
+                            test,
+                            operand: Box::new(lhs),
+                        },
+                        whole,
+                    );
+                }
+                Rule::matches_tail => {
+                    let mut it = tail.into_inner();
+                    let kw = it.next()?;
+                    let rhs = self.expr(it.next()?)?;
+                    lhs = Expr::new(
+                        ExprKind::Binary {
+                            op: BinOp::Matches,
+                            op_span: span_of(&kw),
+                            lhs: Box::new(lhs),
+                            rhs: Box::new(rhs),
+                        },
+                        whole,
+                    );
+                }
+                Rule::binary_tail => {
+                    let mut it = tail.into_inner();
+                    let op_pair = it.next()?;
+                    let op_span = span_of(&op_pair);
+                    let op = self.cmp_op(op_pair)?;
+                    let rhs = self.expr(it.next()?)?;
+                    lhs = Expr::new(
+                        ExprKind::Binary {
+                            op,
+                            op_span,
+                            lhs: Box::new(lhs),
+                            rhs: Box::new(rhs),
+                        },
+                        whole,
+                    );
+                }
+                _ => self.unexpected(&tail),
+            }
+        }
+        if n_tails == 0 {
+            return Some(lhs);
+        }
+        lhs.span = span;
+        Some(lhs)
+    }
+
+    fn cmp_op(&mut self, pair: Pair<'_, Rule>) -> Option<BinOp> {
+        let span = span_of(&pair);
+        let inner = pair.into_inner().next()?;
+        Some(match inner.as_rule() {
+            Rule::op_eq => BinOp::Eq,
+            Rule::op_ne => BinOp::Ne,
+            Rule::op_lt => BinOp::Lt,
+            Rule::op_le => BinOp::Le,
+            Rule::op_gt => BinOp::Gt,
+            Rule::op_ge => BinOp::Ge,
+            Rule::op_in => BinOp::In,
+            Rule::op_not_in => BinOp::NotIn,
+            Rule::op_contains => BinOp::Contains,
+            Rule::op_contains_any => BinOp::ContainsAny,
+            Rule::op_contains_all => BinOp::ContainsAll,
+            Rule::op_starts_with => BinOp::StartsWith,
+            Rule::op_ends_with => BinOp::EndsWith,
+            Rule::bad_eq | Rule::bad_ne => {
+                let (wrong, right, op) = if inner.as_rule() == Rule::bad_eq {
+                    ("=", "==", BinOp::Eq)
+                } else {
+                    ("<>", "!=", BinOp::Ne)
+                };
+                self.error(
+                    Diagnostic::error(
+                        Code::Syntax,
+                        span,
+                        format!("`{wrong}` is not a Herald operator"),
+                    )
+                    .with_label(format!("write `{right}` here"))
+                    .with_help(format!("to compare, write `{right}` instead of `{wrong}`")),
+                );
+                op
+            }
+            _ => {
+                self.unexpected(&inner);
+                return None;
+            }
+        })
+    }
+
+    fn coalesce(&mut self, pair: Pair<'_, Rule>) -> Option<Expr> {
+        let span = span_of(&pair);
+        let mut operands = Vec::new();
+        for p in pair.into_inner() {
+            operands.push(self.expr(p)?);
+        }
+        if operands.len() == 1 {
+            return operands.pop();
+        }
+        Some(Expr::new(ExprKind::Coalesce(operands), span))
+    }
+
+    fn additive(&mut self, pair: Pair<'_, Rule>) -> Option<Expr> {
+        let span = span_of(&pair);
+        let mut inner = pair.into_inner();
+        let base = self.expr(inner.next()?)?;
+        let mut terms = Vec::new();
+        let mut minus = false;
+        for p in inner {
+            if p.as_rule() == Rule::add_op {
+                minus = p.as_str() == "-";
+                continue;
+            }
+            let operand = self.expr(p)?;
+            match operand.kind {
+                ExprKind::Literal(Literal::Duration(d)) => terms.push(OffsetTerm {
+                    minus,
+                    duration: d,
+                    span: operand.span,
+                }),
+                _ => {
+                    self.error(
+                        Diagnostic::error(
+                            Code::TypeMismatch,
+                            operand.span,
+                            format!(
+                                "only a duration can be {} a date",
+                                if minus { "subtracted from" } else { "added to" }
+                            ),
+                        )
+                        .with_label("not a duration")
+                        .with_help(
+                            "write a duration such as `30d`, `12h`, `15m` or `2w`; Herald has no \
+                             arithmetic on numbers",
+                        ),
+                    );
+                }
+            }
+        }
+        if terms.is_empty() {
+            return Some(base);
+        }
+        Some(Expr::new(
+            ExprKind::Offset {
+                base: Box::new(base),
+                terms,
+            },
+            span,
+        ))
+    }
+
+    fn primary(&mut self, pair: Pair<'_, Rule>) -> Option<Expr> {
+        let span = span_of(&pair);
+        let kind = match pair.as_rule() {
+            Rule::paren => {
+                let inner = pair.into_inner().next()?;
+                ExprKind::Paren(Box::new(self.expr(inner)?))
+            }
+            Rule::list => {
+                let mut items = Vec::new();
+                let mut ok = true;
+                let mut count = 0usize;
+                for p in pair.into_inner() {
+                    count += 1;
+                    if count == MAX_LIST_LEN + 1 {
+                        self.error(
+                            Diagnostic::error(
+                                Code::ListTooLarge,
+                                span,
+                                format!("the list has more than {MAX_LIST_LEN} elements"),
+                            )
+                            .with_help("split the list, or keep the values in a field of the record"),
+                        );
+                        ok = false;
+                    }
+                    if count > MAX_LIST_LEN {
+                        continue;
+                    }
+                    match self.expr(p) {
+                        Some(e) => items.push(e),
+                        None => ok = false,
+                    }
+                }
+                if !ok {
+                    return None;
+                }
+                ExprKind::List(items)
+            }
+            Rule::call => {
+                let mut inner = pair.into_inner();
+                let name_pair = inner.next()?;
+                let name = Ident {
+                    name: name_pair.as_str().to_string(),
+                    span: span_of(&name_pair),
+                };
+                let mut args = Vec::new();
+                for p in inner {
+                    args.push(self.expr(p)?);
+                }
+                ExprKind::Call { name, args }
+            }
+            Rule::path => ExprKind::Path(self.path(pair)?),
+            _ => ExprKind::Literal(self.literal(pair)?),
+        };
+        Some(Expr::new(kind, span))
+    }
+
+    fn path(&mut self, pair: Pair<'_, Rule>) -> Option<Path> {
+        let mut segments = Vec::new();
+        for p in pair.into_inner() {
+            segments.push(self.segment(p)?);
+        }
+        Some(Path { segments })
+    }
+
+    fn segment(&mut self, p: Pair<'_, Rule>) -> Option<Segment> {
+        let span = span_of(&p);
+        let text = p.as_str();
+        let name = match p.as_rule() {
+            Rule::quoted_segment => {
+                let inner = text
+                    .strip_prefix('`')
+                    .and_then(|t| t.strip_suffix('`'))
+                    .unwrap_or(text);
+                if inner.is_empty() {
+                    self.error(
+                        Diagnostic::error(Code::Syntax, span, "empty field label")
+                            .with_help("write the field name between the back quotes"),
+                    );
+                    return None;
+                }
+                inner.to_string()
+            }
+            _ => text.to_string(),
+        };
+        Some(Segment { name, span })
+    }
+
+    fn literal(&mut self, pair: Pair<'_, Rule>) -> Option<Literal> {
+        let span = span_of(&pair);
+        let text = pair.as_str();
+        Some(match pair.as_rule() {
+            Rule::string => Literal::Str(self.string(pair)),
+            Rule::bad_single_quoted => {
+                let inner = text.trim_start_matches('\'').trim_end_matches('\'');
+                self.error(
+                    Diagnostic::error(
+                        Code::Syntax,
+                        span,
+                        "strings are written in double quotes",
+                    )
+                    .with_label("single quotes")
+                    .with_help(format!(
+                        "write \"{}\"",
+                        inner.replace('\\', "\\\\").replace('"', "\\\"")
+                    )),
+                );
+                Literal::Str(inner.to_string())
+            }
+            Rule::unterminated_string => {
+                self.error(
+                    Diagnostic::error(Code::Syntax, span, "unterminated string")
+                        .with_label("this string has no closing quote")
+                        .with_help("add a closing `\"` before the end of the line"),
+                );
+                Literal::Str(String::new())
+            }
+            Rule::number => self.number(text, span)?,
+            Rule::duration => {
+                let (digits, unit) = text.split_at(text.len().saturating_sub(1));
+                let unit = match unit {
+                    "m" => DurationUnit::Minutes,
+                    "h" => DurationUnit::Hours,
+                    "d" => DurationUnit::Days,
+                    _ => DurationUnit::Weeks,
+                };
+                let digits: String = digits.chars().filter(|c| *c != '_').collect();
+                match digits.parse::<i64>() {
+                    Ok(amount) if (Duration { amount, unit }).seconds().is_some() => {
+                        Literal::Duration(Duration { amount, unit })
+                    }
+                    _ => {
+                        self.error(
+                            Diagnostic::error(
+                                Code::InvalidLiteral,
+                                span,
+                                format!("the duration `{text}` is too large"),
+                            )
+                            .with_help("durations must fit in 64-bit seconds"),
+                        );
+                        return None;
+                    }
+                }
+            }
+            Rule::at_literal => self.at_literal(text, span)?,
+            Rule::kw_true => Literal::Bool(true),
+            Rule::kw_false => Literal::Bool(false),
+            Rule::kw_null => Literal::Null,
+            _ => {
+                self.unexpected(&pair);
+                return None;
+            }
+        })
+    }
+
+    fn number(&mut self, text: &str, span: Span) -> Option<Literal> {
+        let clean: String = text.chars().filter(|c| *c != '_').collect();
+        if clean.contains('.') {
+            match clean.parse::<f64>() {
+                Ok(f) if f.is_finite() => Some(Literal::Dec(f)),
+                _ => {
+                    self.error(
+                        Diagnostic::error(
+                            Code::InvalidLiteral,
+                            span,
+                            format!("the decimal `{text}` is out of range"),
+                        )
+                        .with_help("decimals are 64-bit floating point numbers"),
+                    );
+                    None
+                }
+            }
+        } else {
+            match clean.parse::<i64>() {
+                Ok(i) => Some(Literal::Int(i)),
+                Err(_) => {
+                    self.error(
+                        Diagnostic::error(
+                            Code::InvalidLiteral,
+                            span,
+                            format!("the integer `{text}` is out of range"),
+                        )
+                        .with_label("does not fit in 64 bits")
+                        .with_help(
+                            "integers range from -9223372036854775808 to 9223372036854775807; \
+                             for a larger number write a decimal such as `1.0e19` as `10000000000000000000.0`",
+                        ),
+                    );
+                    None
+                }
+            }
+        }
+    }
+
+    fn at_literal(&mut self, text: &str, span: Span) -> Option<Literal> {
+        let body = text.trim_start_matches('@');
+        if body.contains('T') || body.contains('t') {
+            match DateTime::parse_from_rfc3339(body) {
+                Ok(dt) => Some(Literal::DateTime(dt)),
+                Err(_) => {
+                    let help = if chrono::NaiveDateTime::parse_from_str(body, "%Y-%m-%dT%H:%M:%S")
+                        .is_ok()
+                        || chrono::NaiveDateTime::parse_from_str(body, "%Y-%m-%dT%H:%M:%S%.f")
+                            .is_ok()
+                    {
+                        format!("a date-time needs an offset: write `@{body}Z` for UTC")
+                    } else {
+                        String::from(
+                            "write a date-time as RFC 3339 with an offset, such as \
+                             `@2026-01-31T09:30:00Z` or `@2026-01-31T09:30:00+01:00`",
+                        )
+                    };
+                    self.error(
+                        Diagnostic::error(
+                            Code::InvalidLiteral,
+                            span,
+                            format!("`{text}` is not a valid date-time"),
+                        )
+                        .with_help(help),
+                    );
+                    None
+                }
+            }
+        } else {
+            match NaiveDate::parse_from_str(body, "%Y-%m-%d") {
+                Ok(d) if body.len() == 10 => Some(Literal::Date(d)),
+                _ => {
+                    self.error(
+                        Diagnostic::error(
+                            Code::InvalidLiteral,
+                            span,
+                            format!("`{text}` is not a valid date"),
+                        )
+                        .with_help("write a date as `@YYYY-MM-DD`, such as `@2026-01-31`"),
+                    );
+                    None
+                }
+            }
+        }
+    }
+
+    /// Decodes a string literal's escapes, reporting unknown ones with their span.
+    fn string(&mut self, pair: Pair<'_, Rule>) -> String {
+        let span = span_of(&pair);
+        let body = pair
+            .into_inner()
+            .next()
+            .map(|p| p.as_str())
+            .unwrap_or("");
+        // The body starts one byte after the opening quote.
+        self.unescape(body, span.start + 1)
+    }
+
+    fn unescape(&mut self, body: &str, base: usize) -> String {
+        let mut out = String::with_capacity(body.len());
+        let mut chars = body.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            let Some((_, e)) = chars.next() else {
+                break;
+            };
+            match e {
+                '"' => out.push('"'),
+                '\\' => out.push('\\'),
+                'n' => out.push('\n'),
+                'r' => out.push('\r'),
+                't' => out.push('\t'),
+                'u' => {
+                    // \u{1F600}
+                    let rest = body.get(i + 2..).unwrap_or("");
+                    let decoded = rest
+                        .strip_prefix('{')
+                        .and_then(|r| r.find('}').map(|end| (r, end)))
+                        .and_then(|(r, end)| {
+                            let hex = r.get(..end)?;
+                            if hex.is_empty() || hex.len() > 6 {
+                                return None;
+                            }
+                            let v = u32::from_str_radix(hex, 16).ok()?;
+                            Some((char::from_u32(v)?, end + 2))
+                        });
+                    match decoded {
+                        Some((ch, consumed)) => {
+                            out.push(ch);
+                            for _ in 0..consumed {
+                                chars.next();
+                            }
+                        }
+                        None => {
+                            let end = rest.find('}').map_or(i + 2, |e| i + 2 + e + 1);
+                            self.error(
+                                Diagnostic::error(
+                                    Code::Syntax,
+                                    Span::new(base + i, base + end.min(body.len())),
+                                    "invalid unicode escape",
+                                )
+                                .with_help(
+                                    "write a unicode escape as `\\u{` hex digits `}`, such as \
+                                     `\\u{1F600}`",
+                                ),
+                            );
+                        }
+                    }
+                }
+                other => {
+                    let end = i + 1 + other.len_utf8();
+                    self.error(
+                        Diagnostic::error(
+                            Code::Syntax,
+                            Span::new(base + i, base + end),
+                            format!("unknown escape `\\{other}`"),
+                        )
+                        .with_label("unknown escape")
+                        .with_help(
+                            "the escapes are `\\\"`, `\\\\`, `\\n`, `\\r`, `\\t` and `\\u{...}`; \
+                             write `\\\\` for a backslash",
+                        ),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    fn str_lit(&mut self, pair: Pair<'_, Rule>) -> StrLit {
+        let span = span_of(&pair);
+        StrLit {
+            value: self.string(pair),
+            span,
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Rule files
+    // -----------------------------------------------------------------------------------------
+
+    pub(crate) fn rule_file(&mut self, mut pairs: Pairs<'_, Rule>) -> RuleFile {
+        let mut file = RuleFile::default();
+        let Some(root) = pairs.next() else {
+            return file;
+        };
+        for p in root.into_inner() {
+            let item = match p.as_rule() {
+                Rule::schema_block => self.schema_block(p).map(Item::Schema),
+                Rule::portal_block => self.portal_block(p).map(Item::Portal),
+                Rule::test_block => self.test_block(p).map(Item::Test),
+                _ => None,
+            };
+            if let Some(item) = item {
+                file.items.push(item);
+            }
+        }
+        file
+    }
+
+    fn schema_block(&mut self, pair: Pair<'_, Rule>) -> Option<SchemaDecl> {
+        let span = span_of(&pair);
+        let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::rk_schema);
+        let name_pair = inner.next()?;
+        let name = Ident {
+            name: name_pair.as_str().to_string(),
+            span: span_of(&name_pair),
+        };
+        let body_pair = inner.next()?;
+        let body = match body_pair.as_rule() {
+            Rule::schema_from => {
+                let s = body_pair
+                    .into_inner()
+                    .find(|p| p.as_rule() == Rule::string)?;
+                SchemaBody::File(self.str_lit(s))
+            }
+            _ => SchemaBody::Fields(self.schema_body(body_pair)),
+        };
+        Some(SchemaDecl { name, body, span })
+    }
+
+    fn schema_body(&mut self, pair: Pair<'_, Rule>) -> Vec<FieldDecl> {
+        let mut fields = Vec::new();
+        for p in pair.into_inner() {
+            if let Some(f) = self.field_decl(p) {
+                fields.push(f);
+            }
+        }
+        fields
+    }
+
+    fn field_decl(&mut self, pair: Pair<'_, Rule>) -> Option<FieldDecl> {
+        let span = span_of(&pair);
+        let mut inner = pair.into_inner();
+        let name_pair = inner.next()?;
+        let name_span = span_of(&name_pair);
+        let raw = name_pair.as_str();
+        let name = raw
+            .strip_prefix('`')
+            .and_then(|r| r.strip_suffix('`'))
+            .unwrap_or(raw)
+            .to_string();
+        let ty_pair = inner.next()?.into_inner().next()?;
+        let ty = match ty_pair.as_rule() {
+            Rule::picklist_type | Rule::multiselect_type => {
+                let tspan = span_of(&ty_pair);
+                let is_pick = ty_pair.as_rule() == Rule::picklist_type;
+                let list = ty_pair.into_inner().find(|p| p.as_rule() == Rule::list)?;
+                let values = self.string_list(list);
+                if is_pick {
+                    TypeExpr::Picklist(values, tspan)
+                } else {
+                    TypeExpr::Multiselect(values, tspan)
+                }
+            }
+            Rule::object_type => {
+                let body = ty_pair
+                    .into_inner()
+                    .find(|p| p.as_rule() == Rule::schema_body)?;
+                TypeExpr::Object(self.schema_body(body))
+            }
+            _ => TypeExpr::Named(Ident {
+                name: ty_pair.as_str().to_string(),
+                span: span_of(&ty_pair),
+            }),
+        };
+        Some(FieldDecl {
+            name: Segment {
+                name,
+                span: name_span,
+            },
+            ty,
+            span,
+        })
+    }
+
+    /// A list whose elements must be string literals (picklist values).
+    fn string_list(&mut self, list: Pair<'_, Rule>) -> Vec<StrLit> {
+        let mut values = Vec::new();
+        for p in list.into_inner() {
+            let span = span_of(&p);
+            match self.expr(p) {
+                Some(Expr {
+                    kind: ExprKind::Literal(Literal::Str(value)),
+                    ..
+                }) => values.push(StrLit { value, span }),
+                Some(_) => self.error(
+                    Diagnostic::error(Code::InvalidList, span, "picklist values must be strings")
+                        .with_help("write each value in double quotes"),
+                ),
+                None => {}
+            }
+        }
+        values
+    }
+
+    fn ident(pair: &Pair<'_, Rule>) -> Ident {
+        Ident {
+            name: pair.as_str().to_string(),
+            span: span_of(pair),
+        }
+    }
+
+    fn portal_block(&mut self, pair: Pair<'_, Rule>) -> Option<PortalDecl> {
+        let span = span_of(&pair);
+        let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::rk_portal);
+        let name = self.str_lit(inner.next()?);
+        let mut items = Vec::new();
+        for p in inner {
+            if let Some(item) = self.portal_item(p) {
+                items.push(item);
+            }
+        }
+        Some(PortalDecl { name, items, span })
+    }
+
+    fn portal_item(&mut self, pair: Pair<'_, Rule>) -> Option<PortalItem> {
+        let span = span_of(&pair);
+        let rule = pair.as_rule();
+        let mut inner = pair.into_inner().filter(|p| {
+            !matches!(
+                p.as_rule(),
+                Rule::rk_records
+                    | Rule::rk_identity
+                    | Rule::rk_from
+                    | Rule::rk_group
+                    | Rule::rk_status
+                    | Rule::rk_on
+                    | Rule::rk_require
+                    | Rule::rk_invite
+            )
+        });
+        Some(match rule {
+            Rule::records_item => PortalItem::Records(Self::ident(&inner.next()?), span),
+            Rule::identity_item => {
+                let mut paths = Vec::new();
+                for p in inner {
+                    paths.push(self.path(p)?);
+                }
+                PortalItem::Identity(paths, span)
+            }
+            Rule::from_item => PortalItem::FromGroup(self.str_lit(inner.next()?), span),
+            Rule::status_item => PortalItem::Status(Self::ident(&inner.next()?), span),
+            Rule::on_item => PortalItem::On(inner.map(|p| Self::ident(&p)).collect(), span),
+            Rule::require_item => PortalItem::Require(self.expr(inner.next()?)?, span),
+            Rule::invite_item => {
+                let language = self.str_lit(inner.next()?);
+                let when = match inner.next() {
+                    None => InviteWhen::Always,
+                    Some(p) if p.as_rule() == Rule::invite_otherwise => {
+                        InviteWhen::Otherwise(span_of(&p))
+                    }
+                    Some(p) => {
+                        let e = p.into_inner().find(|q| q.as_rule() == Rule::expr)?;
+                        InviteWhen::When(self.expr(e)?)
+                    }
+                };
+                PortalItem::Invite(InviteDecl {
+                    language,
+                    when,
+                    span,
+                })
+            }
+            Rule::unknown_item => {
+                let key = inner.next()?;
+                PortalItem::Unknown(Self::ident(&key), span)
+            }
+            _ => return None,
+        })
+    }
+
+    fn test_block(&mut self, pair: Pair<'_, Rule>) -> Option<TestDecl> {
+        let span = span_of(&pair);
+        let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::rk_test);
+        let name = self.str_lit(inner.next()?);
+        let mut items = Vec::new();
+        for p in inner {
+            let item_span = span_of(&p);
+            let rule = p.as_rule();
+            let mut parts = p.into_inner().filter(|q| {
+                !matches!(
+                    q.as_rule(),
+                    Rule::rk_record | Rule::rk_event | Rule::rk_now | Rule::rk_expect
+                )
+            });
+            let item = match rule {
+                Rule::record_item => {
+                    let obj = parts.next()?;
+                    TestItem::Record(obj.as_str().to_string(), span_of(&obj))
+                }
+                Rule::event_item => TestItem::Event(Self::ident(&parts.next()?), item_span),
+                Rule::now_item => {
+                    let at = parts.next()?;
+                    TestItem::Now(at.as_str().to_string(), span_of(&at))
+                }
+                Rule::expect_item => {
+                    let portal = self.str_lit(parts.next()?);
+                    let exp = parts.next()?;
+                    let outcome = match exp.as_rule() {
+                        Rule::expect_invites => {
+                            let s = exp.into_inner().find(|q| q.as_rule() == Rule::string)?;
+                            ExpectedOutcome::Invites(self.str_lit(s))
+                        }
+                        Rule::expect_not_invite => ExpectedOutcome::DoesNotInvite(
+                            exp.into_inner()
+                                .find(|q| q.as_rule() == Rule::reason)
+                                .map(|q| Self::ident(&q)),
+                        ),
+                        _ => {
+                            let r = exp.into_inner().find(|q| q.as_rule() == Rule::reason)?;
+                            ExpectedOutcome::Fails(Self::ident(&r))
+                        }
+                    };
+                    TestItem::Expect(Expectation { portal, outcome }, item_span)
+                }
+                _ => continue,
+            };
+            items.push(item);
+        }
+        Some(TestDecl { name, items, span })
+    }
+}
