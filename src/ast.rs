@@ -13,8 +13,9 @@ pub struct Expr {
 }
 
 impl PartialEq for Expr {
+    /// Structural equality: spans and parentheses are presentation, not meaning.
     fn eq(&self, other: &Expr) -> bool {
-        self.kind == other.kind
+        self.unparen().kind == other.unparen().kind
     }
 }
 
@@ -22,6 +23,15 @@ impl Expr {
     /// An expression at a span.
     pub fn new(kind: ExprKind, span: Span) -> Expr {
         Expr { kind, span }
+    }
+
+    /// The expression inside any number of parentheses.
+    pub fn unparen(&self) -> &Expr {
+        let mut e = self;
+        while let ExprKind::Paren(inner) = &e.kind {
+            e = inner;
+        }
+        e
     }
 }
 

@@ -80,6 +80,8 @@ codes! {
     TypeMismatch = "type-mismatch",
     /// A picklist or multiselect value that the schema does not allow.
     UnknownPicklistValue = "unknown-picklist-value",
+    /// A comparison with `null` (`x == null`), which is always unknown.
+    NullComparison = "null-comparison",
     /// A `matches` pattern that is not a valid regular expression.
     InvalidRegex = "invalid-regex",
     /// A list literal that mixes types or contains `null`.

@@ -130,7 +130,7 @@ impl ariadne::Cache<SourceId> for Cache<'_> {
     fn fetch(
         &mut self,
         id: &SourceId,
-    ) -> Result<&ariadne::Source<String>, String> {
+    ) -> Result<&ariadne::Source<String>, impl std::fmt::Debug> {
         let pos = match self.cached.iter().position(|(i, _)| i == id) {
             Some(p) => p,
             None => {
@@ -149,7 +149,7 @@ impl ariadne::Cache<SourceId> for Cache<'_> {
         }
     }
 
-    fn display<'b>(&self, id: &'b SourceId) -> Option<String> {
+    fn display<'b>(&self, id: &'b SourceId) -> Option<impl std::fmt::Display + 'b> {
         self.sources.get(*id).map(|f| f.name.clone())
     }
 }

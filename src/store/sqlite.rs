@@ -30,7 +30,7 @@ const MIGRATIONS: &[&str] = &[
         rule_set_version TEXT NOT NULL,
         active           INTEGER NOT NULL DEFAULT 1
     );
-    CREATE INDEX invitations_portal_record ON invitations (portal, record_id);
+    CREATE INDEX invitations_active_key ON invitations (portal, record_id) WHERE active = 1;
     CREATE TABLE failures (
         id               INTEGER PRIMARY KEY,
         portal           TEXT NOT NULL,
@@ -46,6 +46,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX failures_time ON failures (time);
     CREATE INDEX failures_portal_time ON failures (portal, time);",
 ];
+
+/// The page cache per connection, in KiB (SQLite's default is 2000): big enough that
+/// appending keeps the hot B-tree pages in memory instead of re-reading them.
+const CACHE_SIZE_KIB: i64 = -32768;
 
 /// The newest schema version this build knows.
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -126,7 +130,11 @@ impl SqliteStore {
             .map_err(|e| self.err(e))
     }
 
-    /// The newest schema version this build of Herald knows.
+    /// The page cache per connection, in KiB (SQLite's default is 2000): big enough that
+/// appending keeps the hot B-tree pages in memory instead of re-reading them.
+const CACHE_SIZE_KIB: i64 = -32768;
+
+/// The newest schema version this build of Herald knows.
     pub fn latest_schema_version() -> i64 {
         SCHEMA_VERSION
     }
@@ -164,6 +172,10 @@ impl SqliteStore {
         store
             .conn
             .pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| store.err(e))?;
+        store
+            .conn
+            .pragma_update(None, "cache_size", CACHE_SIZE_KIB)
             .map_err(|e| store.err(e))?;
         if let Some(pages) = options.max_page_count {
             let _now: i64 = store

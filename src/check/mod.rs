@@ -1,0 +1,3 @@
+//! The checker: name resolution, type checking and rule-set validation, from AST to typed IR.
+
+pub mod expr;

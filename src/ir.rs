@@ -1,0 +1,415 @@
+//! The typed, resolved IR that the checker produces and every later stage consumes: field paths
+//! are resolved to [`FieldId`]s, literals are values, regexes are compiled.
+
+use crate::ast::TestOp;
+use crate::span::Span;
+use crate::value::{self, Value};
+use std::collections::HashMap;
+
+/// A resolved field: an index into the rule set's [`FieldTable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FieldId(pub u32);
+
+/// How a field's JSON value is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FieldKind {
+    /// No schema: JSON values as they are.
+    Dynamic,
+    /// A string (text, email, phone, picklist).
+    Text,
+    /// An integer.
+    Integer,
+    /// A decimal (integers are accepted too).
+    Decimal,
+    /// A boolean.
+    Boolean,
+    /// A `YYYY-MM-DD` string.
+    Date,
+    /// An RFC 3339 string.
+    DateTime,
+    /// An array of strings.
+    Multiselect,
+    /// A nested object.
+    Object,
+}
+
+impl FieldKind {
+    /// The expected JSON shape, for messages.
+    pub fn expected(self) -> &'static str {
+        match self {
+            FieldKind::Dynamic => "any value",
+            FieldKind::Text => "a string",
+            FieldKind::Integer => "an integer",
+            FieldKind::Decimal => "a number",
+            FieldKind::Boolean => "a boolean",
+            FieldKind::Date => "a date string `YYYY-MM-DD`",
+            FieldKind::DateTime => "an RFC 3339 date-time string",
+            FieldKind::Multiselect => "an array of strings",
+            FieldKind::Object => "an object",
+        }
+    }
+}
+
+/// What the rule set knows about one field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldInfo {
+    /// The path, outermost segment first.
+    pub path: Vec<String>,
+    /// How its value is read.
+    pub kind: FieldKind,
+    /// The schema it belongs to, if any.
+    pub schema: Option<usize>,
+}
+
+impl FieldInfo {
+    /// The path joined with dots.
+    pub fn display(&self) -> String {
+        self.path.join(".")
+    }
+}
+
+/// Every field a rule set reads, interned by (schema, path).
+#[derive(Debug, Clone, Default)]
+pub struct FieldTable {
+    fields: Vec<FieldInfo>,
+    index: HashMap<(Option<usize>, Vec<String>), FieldId>,
+}
+
+impl FieldTable {
+    /// The id of a field, adding it when new.
+    pub fn intern(&mut self, schema: Option<usize>, path: Vec<String>, kind: FieldKind) -> FieldId {
+        if let Some(id) = self.index.get(&(schema, path.clone())) {
+            return *id;
+        }
+        let id = FieldId(u32::try_from(self.fields.len()).unwrap_or(u32::MAX));
+        self.fields.push(FieldInfo {
+            path: path.clone(),
+            kind,
+            schema,
+        });
+        self.index.insert((schema, path), id);
+        id
+    }
+
+    /// The field with this id.
+    pub fn get(&self, id: FieldId) -> Option<&FieldInfo> {
+        self.fields.get(id.0 as usize)
+    }
+
+    /// All fields in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (FieldId, &FieldInfo)> {
+        self.fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FieldId(i as u32), f))
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// True when no field is read.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+}
+
+/// Static types of IR nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Ty {
+    /// Not known statically (no schema).
+    Any,
+    /// The `null` literal.
+    Null,
+    /// Boolean (conditions).
+    Bool,
+    /// Integer.
+    Int,
+    /// Decimal.
+    Dec,
+    /// String.
+    Str,
+    /// Date.
+    Date,
+    /// Date-time.
+    DateTime,
+    /// Duration.
+    Duration,
+    /// A list of elements of one type.
+    List(Box<Ty>),
+    /// A nested object.
+    Object,
+}
+
+impl Ty {
+    /// The type name used in messages.
+    pub fn name(&self) -> String {
+        match self {
+            Ty::Any => "any".into(),
+            Ty::Null => "null".into(),
+            Ty::Bool => "boolean".into(),
+            Ty::Int => "integer".into(),
+            Ty::Dec => "decimal".into(),
+            Ty::Str => "string".into(),
+            Ty::Date => "date".into(),
+            Ty::DateTime => "date-time".into(),
+            Ty::Duration => "duration".into(),
+            Ty::List(t) => format!("list of {}", t.name()),
+            Ty::Object => "object".into(),
+        }
+    }
+
+    /// Integer or decimal.
+    pub fn is_numeric(&self) -> bool {
+        matches!(self, Ty::Int | Ty::Dec)
+    }
+
+    /// Date or date-time.
+    pub fn is_temporal(&self) -> bool {
+        matches!(self, Ty::Date | Ty::DateTime)
+    }
+}
+
+/// Comparison operators of the IR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+impl CmpOp {
+    /// The operator as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        }
+    }
+}
+
+/// Built-in functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Func {
+    /// `lower(s)`
+    Lower,
+    /// `upper(s)`
+    Upper,
+    /// `trim(s)`
+    Trim,
+    /// `len(s_or_list)`
+    Len,
+    /// `today()`
+    Today,
+    /// `now()`
+    Now,
+}
+
+impl Func {
+    /// Every function with its name and arity.
+    pub const ALL: [(Func, &'static str, usize); 6] = [
+        (Func::Lower, "lower", 1),
+        (Func::Upper, "upper", 1),
+        (Func::Trim, "trim", 1),
+        (Func::Len, "len", 1),
+        (Func::Today, "today", 0),
+        (Func::Now, "now", 0),
+    ];
+
+    /// The function's name.
+    pub fn name(self) -> &'static str {
+        Func::ALL
+            .iter()
+            .find(|(f, _, _)| *f == self)
+            .map_or("?", |(_, n, _)| n)
+    }
+}
+
+/// A typed IR node.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// What it computes.
+    pub kind: NodeKind,
+    /// Its static type.
+    pub ty: Ty,
+    /// The source it came from.
+    pub span: Span,
+}
+
+/// IR node kinds.
+#[derive(Debug, Clone)]
+pub enum NodeKind {
+    /// A constant (literals and list literals).
+    Const(Value),
+    /// A field of the record.
+    Field(FieldId),
+    /// Kleene `not`.
+    Not(Box<Node>),
+    /// Kleene `and` (two or more operands).
+    And(Vec<Node>),
+    /// Kleene `or` (two or more operands).
+    Or(Vec<Node>),
+    /// `==`, `!=`, `<`, `<=`, `>`, `>=`.
+    Cmp(CmpOp, Box<Node>, Box<Node>),
+    /// `x in L` / `x not in L`.
+    In {
+        /// `not in`
+        negated: bool,
+        /// The value.
+        lhs: Box<Node>,
+        /// The list.
+        list: Box<Node>,
+    },
+    /// `L contains x` or `S contains s`.
+    Contains(Box<Node>, Box<Node>),
+    /// `L contains any L2`.
+    ContainsAny(Box<Node>, Box<Node>),
+    /// `L contains all L2`.
+    ContainsAll(Box<Node>, Box<Node>),
+    /// `s starts with p`.
+    StartsWith(Box<Node>, Box<Node>),
+    /// `s ends with p`.
+    EndsWith(Box<Node>, Box<Node>),
+    /// `s matches "re"`.
+    Matches(Box<Node>, regex::Regex),
+    /// `is null`, `is empty`, ...
+    Test(TestOp, Box<Node>),
+    /// `a ?? b ?? c`.
+    Coalesce(Vec<Node>),
+    /// `date + 30d - 2h`: the signed total in seconds.
+    Offset(Box<Node>, i64),
+    /// A function call.
+    Call(Func, Vec<Node>),
+}
+
+/// Why a field read produced null.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Absence {
+    /// The key is not in the record.
+    Missing,
+    /// The value is JSON `null`.
+    Null,
+    /// The value is not of the field's declared type.
+    Mismatch {
+        /// What the schema declares.
+        expected: &'static str,
+        /// The JSON type found.
+        found: &'static str,
+    },
+    /// A date or date-time string that does not parse.
+    Unparsable {
+        /// What the schema declares.
+        expected: &'static str,
+        /// The text found.
+        raw: String,
+    },
+}
+
+/// The result of reading one field out of a JSON record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Read {
+    /// The value (null when absent).
+    pub value: Value,
+    /// Why it is null, when it is.
+    pub absence: Option<Absence>,
+}
+
+fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// The JSON value at a path, walking nested objects.
+pub fn lookup_json<'a>(record: &'a serde_json::Value, path: &[String]) -> Option<&'a serde_json::Value> {
+    let mut cur = record;
+    for seg in path {
+        cur = cur.as_object()?.get(seg)?;
+    }
+    Some(cur)
+}
+
+/// Reads a field out of a JSON record with its declared kind. Values that disagree with the
+/// declared kind read as null, and the returned absence says why.
+pub fn read_field(record: &serde_json::Value, info: &FieldInfo) -> Read {
+    let Some(raw) = lookup_json(record, &info.path) else {
+        return absent(Absence::Missing);
+    };
+    if raw.is_null() {
+        return absent(Absence::Null);
+    }
+    let mismatch = || {
+        absent(Absence::Mismatch {
+            expected: info.kind.expected(),
+            found: json_type(raw),
+        })
+    };
+    let value = match (info.kind, raw) {
+        (FieldKind::Dynamic, v) => Value::from_json(v),
+        (FieldKind::Text, serde_json::Value::String(s)) => Value::Str(s.clone()),
+        (FieldKind::Integer | FieldKind::Decimal, serde_json::Value::Number(n)) => {
+            value::number(n)
+        }
+        (FieldKind::Boolean, serde_json::Value::Bool(b)) => Value::Bool(*b),
+        (FieldKind::Date, serde_json::Value::String(s)) => match value::parse_date(s) {
+            Some(d) => Value::Date(d),
+            None => {
+                return absent(Absence::Unparsable {
+                    expected: "a date `YYYY-MM-DD`",
+                    raw: s.clone(),
+                });
+            }
+        },
+        (FieldKind::DateTime, serde_json::Value::String(s)) => match value::parse_datetime(s) {
+            Some(d) => Value::DateTime(d),
+            None => {
+                return absent(Absence::Unparsable {
+                    expected: "an RFC 3339 date-time",
+                    raw: s.clone(),
+                });
+            }
+        },
+        (FieldKind::Multiselect, serde_json::Value::Array(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    serde_json::Value::String(s) => out.push(Value::Str(s.clone())),
+                    _ => return mismatch(),
+                }
+            }
+            Value::List(out)
+        }
+        (FieldKind::Object, serde_json::Value::Object(_)) => Value::Object,
+        _ => return mismatch(),
+    };
+    Read {
+        value,
+        absence: None,
+    }
+}
+
+fn absent(a: Absence) -> Read {
+    Read {
+        value: Value::Null,
+        absence: Some(a),
+    }
+}
