@@ -616,7 +616,13 @@ impl<'a> ExprChecker<'a> {
             Ok(re) => Some(Self::node(NodeKind::Matches(Box::new(l), re), Ty::Bool, span)),
             Err(e) => {
                 let detail = match &e {
-                    regex::Error::Syntax(s) => s.lines().last().unwrap_or("").trim().to_string(),
+                    regex::Error::Syntax(s) => s
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                        .trim()
+                        .trim_start_matches("error: ")
+                        .to_string(),
                     regex::Error::CompiledTooBig(_) => String::from("the pattern is too large once compiled"),
                     _ => e.to_string(),
                 };

@@ -10,7 +10,7 @@ mod sqlite;
 
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, SubsecRound, Utc};
+use chrono::{DateTime, Datelike, SubsecRound, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::event::EventKind;
@@ -231,8 +231,40 @@ pub(crate) fn storable_time(time: DateTime<Utc>) -> Result<DateTime<Utc>, StoreE
 
 /// Formats a (storable) time as fixed-width RFC 3339 UTC with microseconds, so that text
 /// order equals time order.
+/// Written by hand because it runs once per logged decision: this is several times faster
+/// than `format("%Y-%m-%dT%H:%M:%S%.6fZ")`, which it matches exactly (tested).
 pub(crate) fn format_time(time: DateTime<Utc>) -> String {
-    time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    let mut second = time.second();
+    let mut nanos = time.nanosecond();
+    if nanos >= 1_000_000_000 {
+        // chrono's representation of a leap second.
+        second += 1;
+        nanos -= 1_000_000_000;
+    }
+    let mut s = String::with_capacity(TIME_WIDTH);
+    push_digits(&mut s, u32::try_from(time.year()).unwrap_or(0), 4);
+    s.push('-');
+    push_digits(&mut s, time.month(), 2);
+    s.push('-');
+    push_digits(&mut s, time.day(), 2);
+    s.push('T');
+    push_digits(&mut s, time.hour(), 2);
+    s.push(':');
+    push_digits(&mut s, time.minute(), 2);
+    s.push(':');
+    push_digits(&mut s, second, 2);
+    s.push('.');
+    push_digits(&mut s, nanos / 1000, 6);
+    s.push('Z');
+    s
+}
+
+/// Appends `value` as exactly `width` decimal digits (zero-padded, high digits dropped).
+fn push_digits(s: &mut String, value: u32, width: u32) {
+    for place in (0..width).rev() {
+        let digit = (value / 10u32.pow(place)) % 10;
+        s.push(char::from(b'0' + digit as u8));
+    }
 }
 
 /// Checks every time in a batch before anything is written.
@@ -260,6 +292,24 @@ mod tests {
             let s = format_time(t);
             assert_eq!(s, "2026-01-02T03:04:05.000000Z");
             assert_eq!(s.len(), TIME_WIDTH);
+        }
+    }
+
+    #[test]
+    fn hand_written_format_matches_chrono() {
+        let times = [
+            Utc.timestamp_opt(0, 0).single(),
+            Utc.timestamp_opt(1_795_000_564, 123_456_789).single(),
+            Utc.timestamp_opt(-62_167_219_200, 1_000).single(), // 0000-01-01
+            Utc.timestamp_opt(253_402_300_799, 999_999_999).single(), // 9999-12-31
+            Utc.timestamp_opt(1_483_228_799, 1_500_000_000).single(), // a leap second
+        ];
+        for t in times {
+            assert!(t.is_some());
+            if let Some(t) = t {
+                let expected = t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+                assert_eq!(format_time(t), expected);
+            }
         }
     }
 

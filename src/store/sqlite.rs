@@ -130,11 +130,7 @@ impl SqliteStore {
             .map_err(|e| self.err(e))
     }
 
-    /// The page cache per connection, in KiB (SQLite's default is 2000): big enough that
-/// appending keeps the hot B-tree pages in memory instead of re-reading them.
-const CACHE_SIZE_KIB: i64 = -32768;
-
-/// The newest schema version this build of Herald knows.
+    /// The newest schema version this build of Herald knows.
     pub fn latest_schema_version() -> i64 {
         SCHEMA_VERSION
     }

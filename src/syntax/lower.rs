@@ -516,7 +516,7 @@ impl<'s> Lowerer<'s> {
                         .with_label("does not fit in 64 bits")
                         .with_help(
                             "integers range from -9223372036854775808 to 9223372036854775807; \
-                             for a larger number write a decimal such as `1.0e19` as `10000000000000000000.0`",
+                             write a larger number as a decimal, such as `10000000000000000000.0`",
                         ),
                     );
                     None

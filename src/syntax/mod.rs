@@ -195,6 +195,11 @@ fn pest_error(src: &str, e: &pest::error::Error<Rule>) -> Diagnostic {
             }
         }
     }
+    // "the end of the input" reads best last.
+    if let Some(i) = names.iter().position(|n| *n == "the end of the input") {
+        let eoi = names.remove(i);
+        names.push(eoi);
+    }
     let prev = token_before(src, pos);
     let expects_operand = names.contains(&"a value or a field") || names.contains(&"a condition");
     if expects_operand && OPERATOR_WORDS.contains(&prev) {

@@ -1,0 +1,117 @@
+//! A single compiled condition: the library entry point for hosts that evaluate one condition
+//! outside a rule set.
+
+use crate::diagnostics::{Diagnostic, render};
+use crate::interp::{self, Env};
+use crate::ir::{FieldTable, Node};
+use crate::schema::Schema;
+use crate::span::{SourceId, Sources};
+use crate::value::{Clock, Truth};
+
+/// A checked condition, ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    node: Node,
+    fields: FieldTable,
+    source: String,
+}
+
+/// Why a condition did not compile: its diagnostics and the source they point into.
+#[derive(Debug, Clone)]
+pub struct CompileError {
+    /// Every error and warning found.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The source, for rendering.
+    pub sources: Sources,
+}
+
+impl CompileError {
+    /// Renders the diagnostics for people (no colour).
+    pub fn render(&self) -> String {
+        render::human(&self.diagnostics, &self.sources, false)
+    }
+}
+
+impl std::fmt::Display for CompileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, d) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+impl Condition {
+    /// Parses and checks a condition, against a schema when one is given. Warnings do not stop
+    /// compilation; [`Condition::compile_with_warnings`] returns them.
+    pub fn compile(src: &str, schema: Option<&Schema>) -> Result<Condition, CompileError> {
+        Condition::compile_with_warnings(src, schema).map(|(c, _)| c)
+    }
+
+    /// Like [`Condition::compile`], also returning the warnings.
+    pub fn compile_with_warnings(
+        src: &str,
+        schema: Option<&Schema>,
+    ) -> Result<(Condition, Vec<Diagnostic>), CompileError> {
+        let mut sources = Sources::new();
+        let id: SourceId = sources.add("<condition>", src);
+        let fail = |diagnostics: Vec<Diagnostic>, sources: Sources| CompileError {
+            diagnostics: diagnostics.into_iter().map(|d| d.in_source(id)).collect(),
+            sources,
+        };
+        let ast = match crate::syntax::parse_condition(src) {
+            Ok(ast) => ast,
+            Err(diags) => return Err(fail(diags, sources)),
+        };
+        let mut fields = FieldTable::default();
+        let mut checker = crate::check::expr::ExprChecker::new(schema.map(|s| (0, s)), &mut fields);
+        let node = checker.condition(&ast);
+        let diags = std::mem::take(&mut checker.diags);
+        match node {
+            Some(node) if !diags.iter().any(Diagnostic::is_error) => Ok((
+                Condition {
+                    node,
+                    fields,
+                    source: src.to_string(),
+                },
+                diags.into_iter().map(|d| d.in_source(id)).collect(),
+            )),
+            _ => Err(fail(diags, sources)),
+        }
+    }
+
+    /// Evaluates the condition on a JSON record: true, false or unknown. Never fails.
+    pub fn eval(&self, record: &serde_json::Value, clock: &dyn Clock) -> Truth {
+        let env = Env {
+            record,
+            fields: &self.fields,
+            now: clock.now(),
+        };
+        interp::truth(&self.node, &env)
+    }
+
+    /// True when the condition is true for the record (unknown does not match).
+    pub fn matches(&self, record: &serde_json::Value, clock: &dyn Clock) -> bool {
+        self.eval(record, clock) == Truth::True
+    }
+
+    /// The source text it was compiled from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The typed IR.
+    pub fn ir(&self) -> &Node {
+        &self.node
+    }
+
+    /// The fields it reads.
+    pub fn fields(&self) -> &FieldTable {
+        &self.fields
+    }
+}
