@@ -1,11 +1,10 @@
 //! Generates a realistic, deterministic stream of MonProfil CRM events for `herald route`:
 //! `cargo run --release --example gen_events -- --count 1000000 --seed 42`.
 //!
-//! Each line is `{"event": "create"|"update", "record": {...}}`. About 75% of events create a
-//! contact; the others update one seen before (same id, full record, as CRM webhooks send it),
-//! sometimes with a corrected email, a trial turned paid, or an opt-out. Some records are messy
-//! on purpose: missing, null or invalid emails, missing fields, integers written as decimals.
-//! The same seed always gives the same stream.
+//! Each line is `{"event": "create"|"update", "record": {...}}`. A quarter of the events update
+//! a contact seen before (same id, full record, as CRM webhooks send it), sometimes with a
+//! corrected email, a trial turned paid or an opt-out. Some records are messy on purpose: missing,
+//! null or invalid emails, missing fields, integers written as decimals. Deterministic per seed.
 
 use serde_json::{Value, json};
 use std::io::{self, BufWriter, Write};
@@ -31,26 +30,28 @@ impl Rng {
     /// One of the space-separated `word:weight` items, by weight (1 when omitted):
     /// `"paid:3 trial"` gives `paid` 3 times in 4.
     fn pick(&mut self, items: &'static str) -> &'static str {
-        let split = |item: &'static str| item.rsplit_once(':').unwrap_or((item, "1"));
-        let weight = |item| split(item).1.parse::<u64>().unwrap_or(0);
-        let mut roll = self.below(items.split(' ').map(weight).sum());
-        for item in items.split(' ') {
-            if roll < weight(item) {
-                return split(item).0;
+        let parse = |item: &'static str| match item.rsplit_once(':') {
+            Some((word, weight)) => (word, weight.parse().unwrap_or(0)),
+            None => (item, 1),
+        };
+        let items = items.split(' ').map(parse);
+        let mut roll = self.below(items.clone().map(|(_, weight)| weight).sum());
+        for (word, weight) in items {
+            if roll < weight {
+                return word;
             }
-            roll -= weight(item);
+            roll -= weight;
         }
         ""
     }
 }
 
 /// Mailing countries, weighted in percent.
-const COUNTRY_WEIGHTS: &str =
-    "FR:45 BE:8 CH:7 DE:8 ES:6 IT:5 LU:2 MC:1 AT:3 PT:3 GB:4 IE:2 US:4 CA:2";
+const COUNTRY_MIX: &str = "FR:45 BE:8 CH:7 DE:8 ES:6 IT:5 LU:2 MC:1 AT:3 PT:3 GB:4 IE:2 US:4 CA:2";
 /// Country, phone prefix, cities as `City/usual language`, local email providers.
 #[rustfmt::skip]
 const COUNTRIES: [(&str, &str, &str, &str); 14] = [
-    ("FR", "+33", "Paris/fr Lyon/fr Marseille/fr Lille/fr Nantes/fr", "orange.fr free.fr laposte.net sfr.fr"),
+    ("FR", "+33", "Paris/fr Lyon/fr Marseille/fr Lille/fr Nantes/fr", "orange.fr free.fr sfr.fr"),
     ("BE", "+32", "Bruxelles/fr Liège/fr Namur/fr", "skynet.be telenet.be"),
     ("CH", "+41", "Genève/fr Lausanne/fr Zürich/de Bern/de Lugano/it", "bluewin.ch gmx.ch"),
     ("DE", "+49", "Berlin/de München/de Hamburg/de Köln/de", "gmx.de web.de t-online.de"),
@@ -68,10 +69,10 @@ const COUNTRIES: [(&str, &str, &str, &str); 14] = [
 /// Language, first names, last names.
 #[rustfmt::skip]
 const NAMES: [(&str, &str, &str); 6] = [
-    ("fr", "Camille Léa Hugo Chloé Louis Inès Thomas Manon", "Martin Bernard Dubois Petit Durand Lefèvre Moreau"),
-    ("de", "Jonas Lena Lukas Anna Felix Sophie Jürgen", "Müller Schmidt Schneider Fischer Weber Meier Keller"),
-    ("es", "Lucía Hugo Martina Pablo Sofía Álvaro Carmen", "García Fernández López Martínez Sánchez Pérez"),
-    ("it", "Giulia Marco Francesca Luca Chiara Matteo", "Rossi Russo Ferrari Esposito Bianchi Romano"),
+    ("fr", "Camille Léa Hugo Chloé Louis Inès Manon", "Martin Bernard Dubois Petit Lefèvre Moreau"),
+    ("de", "Jonas Lena Lukas Anna Felix Jürgen", "Müller Schmidt Schneider Fischer Meier Keller"),
+    ("es", "Lucía Hugo Martina Pablo Sofía Álvaro", "García Fernández López Martínez Pérez"),
+    ("it", "Giulia Marco Francesca Luca Chiara Matteo", "Rossi Russo Ferrari Esposito Bianchi"),
     ("pt", "João Ana Tiago Beatriz Rui", "Silva Santos Ferreira Pereira Gonçalves"),
     ("en", "Oliver Emma Jack Olivia Liam Grace", "Smith Jones Taylor Brown O'Neill Walsh"),
 ];
@@ -81,27 +82,18 @@ const EMAIL_KINDS: &str = "absent:15 null:10 blank:5 no-tld:5 two-at:5 space:5 n
 const WEBMAIL: &str = "gmail.com hotmail.com outlook.com icloud.com";
 const IDN_DOMAINS: &str = "société-emploi.fr münchen.de zürich.ch españa.es";
 const SOURCES: &str = "Google_Ads SEO LinkedIn Facebook Referral Job_Fair School_Partner";
-/// Tags, and the percentage of contacts that carry each.
-#[rustfmt::skip]
+#[rustfmt::skip] // tags, and the percentage of contacts that carry each
 const TAGS: [(&str, f64); 5] =
     [("vip", 4.0), ("beta", 4.0), ("student", 12.0), ("recruiter", 3.0), ("partner", 2.0)];
 const T2025: i64 = 1_735_689_600; // 2025-01-01T00:00:00Z: the first event
 const T2026: i64 = 1_769_817_600; // 2026-01-31T00:00:00Z: the last event
-
-// What updates have changed on a contact so far (bit flags, kept per record).
-const FIX_EMAIL: u8 = 1;
+const FIX_EMAIL: u8 = 1; // what updates changed on a contact so far (bit flags)
 const NOW_PAID: u8 = 2;
 const OPTED_OUT: u8 = 4;
 
-/// A record's fields in output order (whatever serde_json's map features are).
-type Fields = Vec<(&'static str, Value)>;
-
-fn set(f: &mut Fields, key: &'static str, value: Value) {
-    match f.iter_mut().find(|(k, _)| *k == key) {
-        Some(field) => field.1 = value,
-        None => f.push((key, value)),
-    }
-}
+/// A contact's fields (in output order, whatever serde_json's map features are), whether its
+/// original email is valid, and its original subscription.
+type Contact = (Vec<(&'static str, Value)>, bool, &'static str);
 
 /// Lowercase ASCII for an email local part: `Lefèvre` -> `lefevre`, `O'Neill` -> `oneill`.
 fn ascii(s: &str) -> String {
@@ -132,10 +124,11 @@ fn datetime(t: i64, paris: bool) -> String {
 }
 
 /// Record number `n` (0-based), created at `created`, with the changes updates made so far
-/// (`flags`); also whether its original email is valid, and its original subscription.
-fn contact(seed: u64, n: u64, created: i64, flags: u8) -> (Fields, bool, &'static str) {
+/// (`flags`) and a `login` time. Every call draws the same random numbers for the same `n`.
+fn contact(seed: u64, n: u64, created: i64, flags: u8, login: Value) -> Contact {
     let mut r = Rng(seed ^ (n + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
-    let code = r.pick(COUNTRY_WEIGHTS);
+    let has = |flag| flags & flag != 0;
+    let code = r.pick(COUNTRY_MIX);
     let country = COUNTRIES.iter().find(|c| c.0 == code);
     let (code, prefix, cities, isps) = *country.unwrap_or(&COUNTRIES[0]);
     let (city, lang) = r.pick(cities).split_once('/').unwrap_or(("Paris", "fr"));
@@ -147,6 +140,8 @@ fn contact(seed: u64, n: u64, created: i64, flags: u8) -> (Fields, bool, &'stati
     let webmail = r.chance(50.0);
     let domain = r.pick(if webmail { WEBMAIL } else { isps });
     let kind = r.pick(EMAIL_KINDS);
+    let email_ok = matches!(kind, "plus" | "idn" | "capitals" | "plain");
+    let kind = if has(FIX_EMAIL) { "plain" } else { kind }; // corrected by an update
     let email = match kind {
         "no-tld" => format!("{local}@gmail"),
         "two-at" => format!("{}@@{domain}", ascii(first)),
@@ -158,23 +153,27 @@ fn contact(seed: u64, n: u64, created: i64, flags: u8) -> (Fields, bool, &'stati
         "plain" => format!("{local}@{domain}"),
         _ => String::new(), // blank, null or absent
     };
-    let email_ok = matches!(kind, "plus" | "idn" | "capitals" | "plain");
-    let subscription = r.pick("paid:60 trial:20 free:14 cancelled:6");
+    let email = (kind != "null").then_some(email);
+    let original = r.pick("paid:60 trial:20 free:14 cancelled:6");
+    let subscription = if has(NOW_PAID) { "paid" } else { original };
+    let tier = r.pick("basic:2 premium business");
     let plan = match subscription {
-        "paid" | "cancelled" => Some(r.pick("basic:2 premium business")),
+        "paid" | "cancelled" => Some(tier),
         "trial" => Some("premium"),
         _ => None,
     };
     let language = r.pick("en:8 usual:92").replace("usual", lang); // en: expatriates
     let age = 18 + r.below(30) + r.below(20);
-    let months = u64::from(matches!(subscription, "paid" | "cancelled")) * (1 + r.below(36));
+    let months = u64::from(matches!(original, "paid" | "cancelled")) * (1 + r.below(36));
     let value = (months as f64 * r.pick("9.9 19.9 29.9").parse().unwrap_or(0.0) * 100.0).round();
-    let opted_out: Value =
-        serde_json::from_str(r.pick("true:3 null:4 false:85")).unwrap_or_default();
+    let opted_out = r.pick("true:3 null:4 false:85 absent:8");
+    let opted_out = if has(OPTED_OUT) { "true" } else { opted_out };
+    let opted: Value = serde_json::from_str(opted_out).unwrap_or_default();
+    let present = |word| if word == "absent" { 0.0 } else { 100.0 };
     let tags: Vec<&str> = TAGS.iter().filter(|t| r.chance(t.1)).map(|t| t.0).collect();
     let imported = T2025 - r.below(6 * 365 * 86_400) as i64; // from the old CRM
     let phone = format!("{prefix} {} {:08}", 6 + r.below(2), r.below(100_000_000));
-    let (decimal, old, verified) = (r.chance(8.0), r.chance(20.0), email_ok && r.chance(88.0));
+    let (decimal, old, verified) = (r.chance(8.0), r.chance(20.0), r.chance(88.0));
     // Field, value, and the percentage of records that carry it.
     #[rustfmt::skip]
     let fields = [
@@ -182,81 +181,60 @@ fn contact(seed: u64, n: u64, created: i64, flags: u8) -> (Fields, bool, &'stati
         ("Full_Name", json!(format!("{first} {last}")), 99.0),
         ("First_Name", json!(first), 100.0),
         ("Last_Name", json!(last), 100.0),
-        ("Email", if kind == "null" { Value::Null } else { json!(email) }, (kind != "absent") as u8 as f64 * 100.0),
-        ("Secondary_Email", json!(format!("{local}@{}", r.pick(WEBMAIL))), 15.0),
-        ("Email_Verified", json!(verified), 97.0),
+        ("Email", json!(email), present(kind)),
+        ("Email_Verified", json!(has(FIX_EMAIL) || email_ok && verified), 97.0),
         ("Phone", json!(phone), 90.0),
         ("Mailing_City", json!(city), 100.0),
         ("Mailing_Country", json!(code), 99.0),
         ("Preferred_Language", json!(language), 96.0),
-        ("Subscription", json!(subscription), 99.0),
+        ("Subscription", json!(subscription), 100.0),
         ("Plan", json!(plan), 100.0),
         ("Age", if decimal { json!(age as f64) } else { json!(age) }, 95.0), // 34, or 34.0
         ("Lifetime_Value", json!(value / 100.0), 100.0),
-        ("Opted_Out", opted_out, 92.0),
+        ("Opted_Out", opted, present(opted_out)),
         ("Tags", json!(tags), 95.0),
         ("Signup_Date", json!(date(if old { imported } else { created })), 98.0),
         ("Lead_Source", json!(r.pick(SOURCES).replace('_', " ")), 90.0),
+        ("Last_Login", login, 92.0),
     ];
     let kept = fields.into_iter().filter(|f| r.chance(f.2));
-    let mut fields: Fields = kept.map(|(k, v, _)| (k, v)).collect();
-    #[rustfmt::skip]
-    let changes = [
-        (FIX_EMAIL, "Email", json!(format!("{local}@gmail.com"))),
-        (FIX_EMAIL, "Email_Verified", json!(true)),
-        (NOW_PAID, "Subscription", json!("paid")),
-        (NOW_PAID, "Plan", json!("premium")),
-        (OPTED_OUT, "Opted_Out", json!(true)),
-    ];
-    for (_, key, value) in changes.into_iter().filter(|c| flags & c.0 != 0) {
-        set(&mut fields, key, value);
-    }
-    (fields, email_ok, subscription)
-}
-
-fn write_event(out: &mut impl Write, kind: &str, fields: &Fields) -> io::Result<()> {
-    write!(out, "{{\"event\":\"{kind}\",\"record\":{{")?;
-    for (i, (key, value)) in fields.iter().enumerate() {
-        write!(out, "{}\"{key}\":{value}", if i == 0 { "" } else { "," })?;
-    }
-    writeln!(out, "}}}}")
+    (kept.map(|(k, v, _)| (k, v)).collect(), email_ok, original)
 }
 
 fn run(count: u64, seed: u64) -> io::Result<()> {
     let mut out = BufWriter::new(io::stdout().lock());
     let mut ev = Rng(seed);
-    let mut seen: Vec<(i64, u8)> = Vec::new(); // per record: creation time, update flags
+    let mut seen: Vec<(i64, u8, bool, &str)> = Vec::new(); // per record, as in `Contact`
     for i in 0..count {
         let now = T2025 + ((T2026 - T2025) as f64 * i as f64 / count as f64) as i64;
         let len = seen.len() as u64;
         // A quarter of the events update a known contact, mostly a recent one.
-        let n = match len > 0 && ev.chance(25.0) {
-            false => len,
-            true if ev.chance(70.0) => len - 1 - ev.below(len.min(2000)),
-            true => ev.below(len),
-        };
-        seen.extend((n == len).then_some((now, 0))); // a new contact
-        let (created, flags) = seen[n as usize];
-        let (_, email_ok, subscription) = contact(seed, n, created, 0);
-        let trial = matches!(subscription, "trial" | "free") && flags & NOW_PAID == 0;
-        seen[n as usize].1 |= match () {
-            _ if n == len => 0,
+        let update = len > 0 && ev.chance(25.0);
+        let back = if ev.chance(70.0) { len.min(2000) } else { len };
+        let old = len.saturating_sub(1 + ev.below(back));
+        let n = if update { old } else { len };
+        let (created, flags, email_ok, sub) = *seen.get(n as usize).unwrap_or(&(now, 0, true, ""));
+        let trial = matches!(sub, "trial" | "free") && flags & NOW_PAID == 0;
+        let change = match () {
+            _ if !update => 0,
             _ if !email_ok && flags & FIX_EMAIL == 0 && ev.chance(50.0) => FIX_EMAIL,
             _ if trial && ev.chance(35.0) => NOW_PAID,
             _ if ev.chance(3.0) => OPTED_OUT,
             _ => 0, // a routine edit: only Last_Login changes
         };
-        let (mut f, _, _) = contact(seed, n, created, seen[n as usize].1);
-        let login = datetime(now - ev.below(6 * 3600) as i64, ev.chance(30.0));
-        if ev.chance(92.0) {
-            set(&mut f, "Last_Login", json!(login));
-        }
-        write_event(&mut out, if n == len { "create" } else { "update" }, &f)?;
+        let since = ev.below((now - created).min(6 * 3600) as u64) as i64; // 0 on creation
+        let login = datetime(now - since, ev.chance(30.0));
+        let (f, email_ok, sub) = contact(seed, n, created, flags | change, json!(login));
+        seen.extend((!update).then_some((now, 0, email_ok, sub))); // a new contact
+        seen[n as usize].1 |= change;
+        let record: Vec<String> = f.iter().map(|(k, v)| format!("{}:{v}", json!(k))).collect();
+        let (kind, record) = (if update { "update" } else { "create" }, record.join(","));
+        writeln!(out, r#"{{"event":"{kind}","record":{{{record}}}}}"#)?;
     }
     out.flush()
 }
 
-fn main() {
+fn main() -> io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str, default: u64| match args.iter().position(|a| a == name) {
         Some(i) => args.get(i + 1).and_then(|v| v.parse().ok()),
@@ -267,10 +245,7 @@ fn main() {
         std::process::exit(2);
     };
     match run(count, seed) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            eprintln!("gen_events: {e}");
-            std::process::exit(1);
-        }
-        _ => {}
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e),
+        _ => Ok(()), // `| head` closed the pipe: fine
     }
 }

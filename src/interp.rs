@@ -33,6 +33,8 @@ pub fn truth(node: &Node, env: &Env<'_>) -> Truth {
 pub struct Explained {
     /// The value the node took.
     pub value: Value,
+    /// For a field read: the field's path.
+    pub field: Option<String>,
     /// For a field read that gave null: the field and why.
     pub absence: Option<(String, Absence)>,
     /// The span of the node in its source.
@@ -60,8 +62,13 @@ pub fn explain(node: &Node, env: &Env<'_>) -> Explained {
         }),
         _ => None,
     };
+    let field = match &node.kind {
+        NodeKind::Field(id) => env.fields.get(*id).map(|info| info.display()),
+        _ => None,
+    };
     Explained {
         value,
+        field,
         absence,
         span: node.span,
         is_condition: node.ty == crate::ir::Ty::Bool,

@@ -1,7 +1,9 @@
 //! Herald: a condition-rule engine that routes CRM record events to customer-portal invitations.
 
 pub mod email;
+pub mod engine;
 pub mod event;
+pub mod explain;
 pub mod store;
 pub mod ast;
 pub mod diagnostics;
@@ -11,7 +13,9 @@ pub mod check;
 pub mod condition;
 pub mod interp;
 pub mod ir;
+pub mod load;
 pub mod print;
+pub mod route;
 pub mod rules;
 pub mod schema;
 pub mod value;

@@ -1,0 +1,285 @@
+//! The engine a host embeds: a compiled rule set behind an atomic swap, the log behind a lock,
+//! and the already-invited set in memory. Routing is safe from many threads at once.
+
+use crate::load::{self, LoadError, Loaded};
+use crate::route::{self, Decision, Event, EventError, Outcome, Reason};
+use crate::rules::RuleSet;
+use crate::store::{Failure, FailureQuery, Invitation, InvitationQuery, LogEntry, Store, StoreError};
+use crate::value::{Clock, SystemClock};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Errors of the engine API.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The rule set has errors; the diagnostics say which.
+    #[error("the rule set has {} error(s)", count_errors(&.0.diagnostics))]
+    Rules(Box<Loaded>),
+    /// The rule set path cannot be read.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The log failed; nothing of the failed call was logged.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The event cannot be routed.
+    #[error(transparent)]
+    Event(#[from] EventError),
+    /// A lock was poisoned by a panic in another thread.
+    #[error("internal lock poisoned")]
+    Poisoned,
+    /// The rule set was built from sources, not a path, so `reload()` has nothing to read.
+    #[error("this engine was not loaded from a path; use `reload_from`")]
+    NoPath,
+}
+
+fn count_errors(d: &[crate::diagnostics::Diagnostic]) -> usize {
+    d.iter().filter(|d| d.is_error()).count()
+}
+
+/// A delivery failure the host reports after an invitation was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryFailure {
+    /// The email bounced.
+    Bounce,
+    /// The portal has no user licence left.
+    PortalUserLimit,
+    /// The CRM contact is disabled.
+    ContactDisabled,
+    /// Anything else, in the host's words.
+    Other(String),
+}
+
+impl DeliveryFailure {
+    /// The reason code stored in the log.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DeliveryFailure::Bounce => "bounce",
+            DeliveryFailure::PortalUserLimit => "portal-user-limit",
+            DeliveryFailure::ContactDisabled => "contact-disabled",
+            DeliveryFailure::Other(_) => "other",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            DeliveryFailure::Bounce => String::from("the invitation email bounced"),
+            DeliveryFailure::PortalUserLimit => String::from("the portal has reached its user limit"),
+            DeliveryFailure::ContactDisabled => String::from("the contact is disabled in the CRM"),
+            DeliveryFailure::Other(m) => m.clone(),
+        }
+    }
+}
+
+struct State {
+    store: Box<dyn Store>,
+    invited: HashSet<(String, String)>,
+}
+
+/// Compile once, route many, reload atomically.
+pub struct Engine {
+    rules: RwLock<Arc<RuleSet>>,
+    state: Mutex<State>,
+    clock: Box<dyn Clock>,
+    path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+fn checked(loaded: Loaded) -> Result<RuleSet, EngineError> {
+    match loaded.rule_set.clone() {
+        Some(set) => Ok(set),
+        None => Err(EngineError::Rules(Box::new(loaded))),
+    }
+}
+
+impl Engine {
+    /// Loads the rule set at `path` (a directory or a file) and opens the engine on `store`.
+    pub fn open(path: &Path, store: Box<dyn Store>) -> Result<Engine, EngineError> {
+        let set = checked(load::load(path)?)?;
+        let mut engine = Engine::new(set, store)?;
+        engine.path = Some(path.to_path_buf());
+        Ok(engine)
+    }
+
+    /// An engine over an already-checked rule set.
+    pub fn new(rules: RuleSet, mut store: Box<dyn Store>) -> Result<Engine, EngineError> {
+        let invited = store.invited_keys()?.into_iter().collect();
+        Ok(Engine {
+            rules: RwLock::new(Arc::new(rules)),
+            state: Mutex::new(State { store, invited }),
+            clock: Box::new(SystemClock),
+            path: None,
+        })
+    }
+
+    /// Replaces the clock behind `today()`, `now()` and decision times.
+    pub fn with_clock(mut self, clock: Box<dyn Clock>) -> Engine {
+        self.clock = clock;
+        self
+    }
+
+    /// The rule set routing uses now.
+    pub fn rules(&self) -> Result<Arc<RuleSet>, EngineError> {
+        self.rules.read().map(|r| Arc::clone(&r)).map_err(|_| EngineError::Poisoned)
+    }
+
+    /// The live rule set's version.
+    pub fn version(&self) -> Result<String, EngineError> {
+        Ok(self.rules()?.version.clone())
+    }
+
+    /// Re-reads the rule set from the path the engine was opened with and swaps it in
+    /// atomically. A rule set with errors is refused and the old one keeps running.
+    pub fn reload(&self) -> Result<String, EngineError> {
+        let path = self.path.as_ref().ok_or(EngineError::NoPath)?;
+        let set = checked(load::load(path)?)?;
+        self.reload_from(set)
+    }
+
+    /// Swaps in a checked rule set; every event is routed entirely by the old or the new one.
+    pub fn reload_from(&self, set: RuleSet) -> Result<String, EngineError> {
+        let version = set.version.clone();
+        let mut guard = self.rules.write().map_err(|_| EngineError::Poisoned)?;
+        *guard = Arc::new(set);
+        Ok(version)
+    }
+
+    /// Routes one event: every portal's decision, logged durably before it is returned.
+    pub fn route(&self, event: &Event) -> Result<Vec<Decision>, EngineError> {
+        let mut out = self.route_batch(std::slice::from_ref(event))?;
+        match out.pop() {
+            Some(Ok(d)) => Ok(d),
+            Some(Err(e)) => Err(EngineError::Event(e)),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Routes many events with one rule set snapshot and one log transaction. Events that
+    /// cannot be routed get their error in place; the others are decided and logged, in order,
+    /// so two events of the same record in one batch invite it once.
+    pub fn route_batch(&self, events: &[Event]) -> Result<Vec<Result<Vec<Decision>, EventError>>, EngineError> {
+        let set = self.rules()?;
+        let now = self.clock.now();
+        // Conditions are pure: evaluate them before taking the log lock.
+        let mut results: Vec<Result<Vec<Decision>, EventError>> =
+            events.iter().map(|e| route::decide(&set, e, now)).collect();
+        let mut state = self.state.lock().map_err(|_| EngineError::Poisoned)?;
+        let mut entries = Vec::new();
+        let mut added: Vec<(String, String)> = Vec::new();
+        {
+            let State { invited, .. } = &mut *state;
+            for decisions in results.iter_mut().flatten() {
+                for d in decisions.iter_mut() {
+                    if d.outcome == Outcome::Skipped {
+                        continue;
+                    }
+                    let key = (d.portal.clone(), d.record_id.clone());
+                    if invited.contains(&key) {
+                        d.outcome = Outcome::Skipped;
+                        d.reason = Some(Reason::AlreadyInvited);
+                        d.message = None;
+                        continue;
+                    }
+                    match d.outcome {
+                        Outcome::Invited => {
+                            invited.insert(key.clone());
+                            added.push(key);
+                            entries.push(LogEntry::Invited(invitation(d)));
+                        }
+                        _ => entries.push(LogEntry::Failed(failure(d))),
+                    }
+                }
+            }
+        }
+        if !entries.is_empty() {
+            if let Err(e) = state.store.append(&entries) {
+                // Nothing was logged: forget the keys this batch added.
+                for key in added {
+                    state.invited.remove(&key);
+                }
+                return Err(EngineError::Store(e));
+            }
+        }
+        Ok(results)
+    }
+
+    /// Records a delivery failure reported by the host: it enters the failure log and the
+    /// record is no longer counted as invited, so a later update tries again.
+    pub fn report_delivery_failure(
+        &self,
+        portal: &str,
+        record_id: &str,
+        failure: DeliveryFailure,
+    ) -> Result<(), EngineError> {
+        let mut state = self.state.lock().map_err(|_| EngineError::Poisoned)?;
+        let last = state
+            .store
+            .invitations(&InvitationQuery {
+                portal: Some(portal.to_string()),
+                record_id: Some(record_id.to_string()),
+                since: None,
+                limit: Some(1),
+            })?
+            .into_iter()
+            .next();
+        let entry = LogEntry::DeliveryFailed(Failure {
+            portal: portal.to_string(),
+            record_id: record_id.to_string(),
+            record_name: last.as_ref().and_then(|i| i.record_name.clone()),
+            email: last.as_ref().map(|i| i.email.clone()),
+            language: last.as_ref().map(|i| i.language.clone()),
+            reason: failure.code().to_string(),
+            message: failure.message(),
+            time: self.clock.now(),
+            rule_set_version: last.map(|i| i.rule_set_version),
+        });
+        state.store.append(std::slice::from_ref(&entry))?;
+        state.invited.remove(&(portal.to_string(), record_id.to_string()));
+        Ok(())
+    }
+
+    /// Failures, newest first.
+    pub fn failures(&self, query: &FailureQuery) -> Result<Vec<Failure>, EngineError> {
+        let mut state = self.state.lock().map_err(|_| EngineError::Poisoned)?;
+        Ok(state.store.failures(query)?)
+    }
+
+    /// Active invitations, newest first.
+    pub fn invitations(&self, query: &InvitationQuery) -> Result<Vec<Invitation>, EngineError> {
+        let mut state = self.state.lock().map_err(|_| EngineError::Poisoned)?;
+        Ok(state.store.invitations(query)?)
+    }
+}
+
+fn invitation(d: &Decision) -> Invitation {
+    Invitation {
+        portal: d.portal.clone(),
+        record_id: d.record_id.clone(),
+        record_name: d.record_name.clone(),
+        language: d.language.clone().unwrap_or_default(),
+        sender_group: d.sender_group.clone(),
+        email: d.email.clone().unwrap_or_default(),
+        event: d.event,
+        time: d.time,
+        rule_set_version: d.rule_set_version.clone(),
+    }
+}
+
+fn failure(d: &Decision) -> Failure {
+    Failure {
+        portal: d.portal.clone(),
+        record_id: d.record_id.clone(),
+        record_name: d.record_name.clone(),
+        email: d.email.clone(),
+        language: d.language.clone(),
+        reason: d.reason.map_or("other", Reason::as_str).to_string(),
+        message: d.message.clone().unwrap_or_default(),
+        time: d.time,
+        rule_set_version: Some(d.rule_set_version.clone()),
+    }
+}

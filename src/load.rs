@@ -1,0 +1,218 @@
+//! Loading rule sets from disk: finding `.herald` files, decoding them (UTF-8, BOM, CRLF),
+//! parsing and checking. The only module of the compiler pipeline that reads files.
+
+use crate::check::rules;
+use crate::diagnostics::{Code, Diagnostic};
+use crate::rules::RuleSet;
+use crate::span::{SourceId, Sources, Span};
+use std::path::{Path, PathBuf};
+
+/// Most `.herald` files one rule set may have.
+pub const MAX_FILES: usize = 10_000;
+
+/// The outcome of loading one rule set.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// Every source read (rule files and schema files).
+    pub sources: Sources,
+    /// The rule set, when there is no error.
+    pub rule_set: Option<RuleSet>,
+    /// Every error and warning.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Number of rule files.
+    pub n_files: usize,
+}
+
+/// A path that cannot be used at all (not found, unreadable directory).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The path does not exist or cannot be read.
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The directory holds no rule file.
+    #[error("no `.herald` files in `{0}`")]
+    NoRuleFiles(String),
+    /// Too many files.
+    #[error("`{0}` holds more than {MAX_FILES} `.herald` files")]
+    TooManyFiles(String),
+}
+
+/// Decodes file bytes: strips a UTF-8 BOM; invalid UTF-8 gives an `unreadable-file` diagnostic
+/// at the byte offset (and the text decoded lossily so the rest can still be shown).
+pub fn decode(bytes: &[u8]) -> (String, Option<Diagnostic>) {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (s.to_string(), None),
+        Err(e) => {
+            let at = e.valid_up_to();
+            let d = Diagnostic::error(
+                Code::UnreadableFile,
+                Span::new(at, at),
+                format!("invalid UTF-8 at byte offset {at}"),
+            )
+            .with_help("save the file as UTF-8");
+            (String::from_utf8_lossy(bytes).into_owned(), Some(d))
+        }
+    }
+}
+
+/// The `.herald` files of a rule set: the file itself, or the files directly in a directory,
+/// sorted by name.
+pub fn rule_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let io = |source| LoadError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(io)? {
+        let p = entry.map_err(io)?.path();
+        if p.extension().is_some_and(|e| e == "herald") && p.is_file() {
+            files.push(p);
+            if files.len() > MAX_FILES {
+                return Err(LoadError::TooManyFiles(path.display().to_string()));
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Every rule set under `paths`: each directory that directly holds `.herald` files is one rule
+/// set; a file given by name is a rule set of its own. Sorted by directory.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<Vec<PathBuf>>, LoadError> {
+    let mut sets = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|source| LoadError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        if meta.is_file() {
+            sets.push(vec![path.clone()]);
+            continue;
+        }
+        let mut dirs = vec![path.clone()];
+        while let Some(dir) = dirs.pop() {
+            let files = rule_files(&dir)?;
+            if !files.is_empty() {
+                sets.push(files);
+            }
+            let mut subdirs = Vec::new();
+            let entries = std::fs::read_dir(&dir).map_err(|source| LoadError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+            for entry in entries.flatten() {
+                let p = entry.path();
+                let hidden = p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.') || n == "target");
+                if p.is_dir() && !hidden && !entry.file_type().is_ok_and(|t| t.is_symlink()) {
+                    subdirs.push(p);
+                }
+            }
+            subdirs.sort();
+            subdirs.reverse();
+            dirs.extend(subdirs);
+        }
+    }
+    sets.sort();
+    Ok(sets)
+}
+
+/// Loads and checks the rule set at `path` (a directory or one file).
+pub fn load(path: &Path) -> Result<Loaded, LoadError> {
+    let files = rule_files(path)?;
+    if files.is_empty() {
+        return Err(LoadError::NoRuleFiles(path.display().to_string()));
+    }
+    Ok(load_files(&files))
+}
+
+/// Loads and checks the given rule files as one rule set.
+pub fn load_files(files: &[PathBuf]) -> Loaded {
+    let mut texts = Vec::new();
+    let mut early = Vec::new();
+    for f in files {
+        match std::fs::read(f) {
+            Ok(bytes) => {
+                let (text, diag) = decode(&bytes);
+                texts.push((f.display().to_string(), text, diag));
+            }
+            Err(e) => early.push((f.display().to_string(), e.to_string())),
+        }
+    }
+    let mut resolver = |from: &str, rel: &str| -> Result<(String, String), String> {
+        let base = Path::new(from).parent().unwrap_or(Path::new("."));
+        let path = base.join(rel);
+        let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+        let (text, diag) = decode(&bytes);
+        if let Some(d) = diag {
+            return Err(d.message);
+        }
+        Ok((path.display().to_string(), text))
+    };
+    let mut loaded = check_texts(texts, &mut resolver);
+    for (name, message) in early {
+        let id = loaded.sources.add(name, "");
+        loaded.diagnostics.push(
+            Diagnostic::error(Code::UnreadableFile, Span::default(), format!("cannot read the file: {message}"))
+                .in_source(id),
+        );
+        loaded.rule_set = None;
+    }
+    loaded
+}
+
+/// Parses and checks rule texts (name, text, decoding problem) as one rule set. Hosts that keep
+/// rules elsewhere than on disk call this with their own schema resolver.
+pub fn check_texts(
+    texts: Vec<(String, String, Option<Diagnostic>)>,
+    resolve: &mut rules::SchemaResolver<'_>,
+) -> Loaded {
+    let mut sources = Sources::new();
+    let mut diagnostics = Vec::new();
+    let mut parsed = Vec::new();
+    let n_files = texts.len();
+    for (name, text, decode_diag) in texts {
+        let (ast, diags) = if decode_diag.is_some() {
+            (None, Vec::new())
+        } else {
+            crate::syntax::parse_rule_file(&text)
+        };
+        let id: SourceId = sources.add(name, text);
+        if let Some(d) = decode_diag {
+            diagnostics.push(d.in_source(id));
+        }
+        let has_errors = diags.iter().any(Diagnostic::is_error);
+        diagnostics.extend(diags.into_iter().map(|d| d.in_source(id)));
+        if let Some(ast) = ast {
+            if !has_errors {
+                parsed.push((id, ast));
+            }
+        }
+    }
+    let syntax_failed = diagnostics.iter().any(Diagnostic::is_error);
+    let (rule_set, check_diags, sources) = rules::check(sources, &parsed, resolve);
+    diagnostics.extend(check_diags);
+    sort_diagnostics(&mut diagnostics);
+    Loaded {
+        rule_set: if syntax_failed { None } else { rule_set },
+        sources,
+        diagnostics,
+        n_files,
+    }
+}
+
+/// Orders diagnostics by file, then position.
+pub fn sort_diagnostics(diags: &mut [Diagnostic]) {
+    diags.sort_by(|a, b| (a.source, a.span.start, a.span.end).cmp(&(b.source, b.span.start, b.span.end)));
+}
