@@ -1,10 +1,9 @@
 //! Generates a realistic, deterministic stream of MonProfil CRM events for `herald route`:
-//! `cargo run --release --example gen_events -- --count 1000000 --seed 42`.
-//!
-//! Each line is `{"event": "create"|"update", "record": {...}}`. A quarter of the events update
-//! a contact seen before (same id, full record, as CRM webhooks send it), sometimes with a
-//! corrected email, a trial turned paid or an opt-out. Some records are messy on purpose: missing,
-//! null or invalid emails, missing fields, integers written as decimals. Deterministic per seed.
+//! `cargo run --release --example gen_events -- --count 1000000 --seed 42`. Each line is
+//! `{"event": "create"|"update", "record": {...}}`; a quarter update a contact seen before (same
+//! id, full record, as CRM webhooks send it), sometimes with a corrected email, a trial turned
+//! paid or an opt-out. Some records are messy on purpose: missing, null or invalid emails,
+//! missing fields, integers written as decimals. The same seed always gives the same stream.
 
 use serde_json::{Value, json};
 use std::io::{self, BufWriter, Write};
@@ -91,8 +90,7 @@ const FIX_EMAIL: u8 = 1; // what updates changed on a contact so far (bit flags)
 const NOW_PAID: u8 = 2;
 const OPTED_OUT: u8 = 4;
 
-/// A contact's fields (in output order, whatever serde_json's map features are), whether its
-/// original email is valid, and its original subscription.
+/// Fields in output order (not serde_json's map order), original email valid?, subscription.
 type Contact = (Vec<(&'static str, Value)>, bool, &'static str);
 
 /// Lowercase ASCII for an email local part: `Lefèvre` -> `lefevre`, `O'Neill` -> `oneill`.
@@ -204,7 +202,7 @@ fn contact(seed: u64, n: u64, created: i64, flags: u8, login: Value) -> Contact 
 fn run(count: u64, seed: u64) -> io::Result<()> {
     let mut out = BufWriter::new(io::stdout().lock());
     let mut ev = Rng(seed);
-    let mut seen: Vec<(i64, u8, bool, &str)> = Vec::new(); // per record, as in `Contact`
+    let mut seen: Vec<(i64, u8, bool, &str)> = Vec::new(); // created, flags, as in Contact
     for i in 0..count {
         let now = T2025 + ((T2026 - T2025) as f64 * i as f64 / count as f64) as i64;
         let len = seen.len() as u64;
