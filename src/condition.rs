@@ -6,12 +6,17 @@ use crate::interp::{self, Env};
 use crate::ir::{FieldTable, Node};
 use crate::schema::Schema;
 use crate::span::{SourceId, Sources};
+use crate::compile::Program;
+use crate::record::{Access, CompactRecord, HostAccess, HostRecord, JsonRecord, Projection};
 use crate::value::{Clock, Truth};
 
 /// A checked condition, ready to evaluate.
 #[derive(Debug, Clone)]
 pub struct Condition {
     node: Node,
+    optimized: Node,
+    program: Program,
+    projection: Projection,
     fields: FieldTable,
     source: String,
 }
@@ -74,25 +79,93 @@ impl Condition {
         let diags = std::mem::take(&mut checker.diags);
         match node {
             Some(node) if !diags.iter().any(Diagnostic::is_error) => Ok((
-                Condition {
-                    node,
-                    fields,
-                    source: src.to_string(),
-                },
+                Condition::from_ir(node, fields, src.to_string()),
                 diags.into_iter().map(|d| d.in_source(id)).collect(),
             )),
             _ => Err(fail(diags, sources)),
         }
     }
 
+    fn from_ir(node: Node, fields: FieldTable, source: String) -> Condition {
+        let optimized = crate::opt::optimize(&node);
+        let program = Program::new(&optimized, &fields);
+        let projection = Projection::of(&fields);
+        Condition {
+            node,
+            optimized,
+            program,
+            projection,
+            fields,
+            source,
+        }
+    }
+
     /// Evaluates the condition on a JSON record: true, false or unknown. Never fails.
     pub fn eval(&self, record: &serde_json::Value, clock: &dyn Clock) -> Truth {
+        let now = if self.program.uses_clock { clock.now() } else { chrono::DateTime::<chrono::Utc>::UNIX_EPOCH };
+        self.program.eval(&JsonRecord(record), now)
+    }
+
+    /// Evaluates the condition on any record the evaluator can read (a [`JsonRecord`], a
+    /// [`CompactRecord`] built with [`Condition::projection`], or a host struct through
+    /// [`Condition::host_map`]).
+    pub fn eval_record<R: Access + ?Sized>(&self, record: &R, now: chrono::DateTime<chrono::Utc>) -> Truth {
+        self.program.eval(record, now)
+    }
+
+    /// Evaluates with the reference interpreter on the unoptimized IR (the test oracle).
+    pub fn eval_reference(&self, record: &serde_json::Value, clock: &dyn Clock) -> Truth {
         let env = Env {
             record,
             fields: &self.fields,
             now: clock.now(),
         };
         interp::truth(&self.node, &env)
+    }
+
+    /// Evaluates a host struct.
+    pub fn eval_host<T: HostRecord>(&self, record: &T, map: &[Option<usize>], now: chrono::DateTime<chrono::Utc>) -> Truth {
+        self.program.eval(&HostAccess { record, map }, now)
+    }
+
+    /// The slot mapping of a host struct type, computed once per condition.
+    pub fn host_map<T: HostRecord>(&self) -> Vec<Option<usize>> {
+        crate::record::host_map::<T>(&self.fields)
+    }
+
+    /// Parses a record from JSON bytes, keeping only the fields this condition reads.
+    pub fn parse_record(&self, bytes: &[u8]) -> Result<CompactRecord, serde_json::Error> {
+        CompactRecord::parse(bytes, &self.projection)
+    }
+
+    /// The projection of the fields this condition reads.
+    pub fn projection(&self) -> &Projection {
+        &self.projection
+    }
+
+    /// Counts the records of a batch that match, in parallel on all cores (backfills).
+    pub fn count_matches<R: Access + Sync>(&self, records: &[R], now: chrono::DateTime<chrono::Utc>) -> usize {
+        use rayon::prelude::*;
+        records
+            .par_iter()
+            .filter(|r| self.program.eval(*r, now) == Truth::True)
+            .count()
+    }
+
+    /// The truth of every record of a batch, in parallel, in order.
+    pub fn eval_batch<R: Access + Sync>(&self, records: &[R], now: chrono::DateTime<chrono::Utc>) -> Vec<Truth> {
+        use rayon::prelude::*;
+        records.par_iter().map(|r| self.program.eval(r, now)).collect()
+    }
+
+    /// The optimized IR.
+    pub fn optimized(&self) -> &Node {
+        &self.optimized
+    }
+
+    /// The compiled program.
+    pub fn program(&self) -> &Program {
+        &self.program
     }
 
     /// True when the condition is true for the record (unknown does not match).

@@ -229,6 +229,13 @@ fn step(node: &Node, env: &Env<'_>, child: &mut dyn FnMut(&Node) -> Value) -> Va
                 .unwrap_or(Value::Null)
         }
         NodeKind::Offset(base, secs) => offset(&child(base), *secs),
+        NodeKind::FieldPred(id, pred) => {
+            let v = env
+                .fields
+                .get(*id)
+                .map_or(Value::Null, |info| read_field(env.record, info).value);
+            Value::from_truth(pred.test(&v))
+        }
         NodeKind::Call(func, args) => {
             let vals: Vec<Value> = args.iter().map(|a| child(a)).collect();
             let arg = vals.first().cloned().unwrap_or(Value::Null);

@@ -294,6 +294,9 @@ pub enum NodeKind {
     Offset(Box<Node>, i64),
     /// A function call.
     Call(Func, Vec<Node>),
+    /// Produced by the optimizer: a merged predicate on one field (see [`crate::opt::pred`]);
+    /// unknown when the field is null or not of the predicate's class.
+    FieldPred(FieldId, crate::opt::pred::Pred),
 }
 
 /// Why a field read produced null.

@@ -2,6 +2,7 @@
 
 pub mod email;
 pub mod engine;
+pub mod eval;
 pub mod event;
 pub mod explain;
 pub mod store;
@@ -10,11 +11,14 @@ pub mod diagnostics;
 pub mod span;
 pub mod syntax;
 pub mod check;
+pub mod compile;
 pub mod condition;
 pub mod interp;
 pub mod ir;
 pub mod load;
+pub mod opt;
 pub mod print;
+pub mod record;
 pub mod route;
 pub mod rules;
 pub mod schema;

@@ -1,0 +1,391 @@
+//! The compiled evaluator: runs a [`Program`] over any [`Access`] record with three-valued
+//! logic, short-circuiting `and`/`or`. Fused leaves read one slot and allocate nothing; the
+//! general path allocates only when `lower()`/`upper()` must change a string's case.
+
+use crate::ast::TestOp;
+use crate::compile::{Op, Program};
+use crate::ir::{CmpOp, Func, Node, NodeKind};
+use crate::opt::pred::{Num, instant_of_val};
+use crate::record::{Access, FieldMeta, ListView, Val};
+use crate::value::{self, Truth};
+use chrono::{DateTime, Duration, Utc};
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+/// What one evaluation reads.
+pub struct Ctx<'a, R: ?Sized> {
+    /// The record.
+    pub record: &'a R,
+    /// Field metadata by slot.
+    pub fields: &'a [FieldMeta],
+    /// The clock's instant.
+    pub now: DateTime<Utc>,
+}
+
+impl<'a, R: Access + ?Sized> Ctx<'a, R> {
+    #[inline]
+    fn load(&self, slot: usize) -> Val<'a> {
+        match self.fields.get(slot) {
+            Some(meta) => self.record.load(slot, meta),
+            None => Val::Null,
+        }
+    }
+}
+
+impl Program {
+    /// Evaluates the program on a record.
+    #[inline]
+    pub fn eval<R: Access + ?Sized>(&self, record: &R, now: DateTime<Utc>) -> Truth {
+        let ctx = Ctx {
+            record,
+            fields: &self.fields,
+            now,
+        };
+        op(&self.root, &ctx)
+    }
+}
+
+#[inline]
+fn tv(b: bool) -> Truth {
+    if b { Truth::True } else { Truth::False }
+}
+
+/// Evaluates one operation.
+pub fn op<'a, R: Access + ?Sized>(o: &'a Op, c: &Ctx<'a, R>) -> Truth {
+    match o {
+        Op::Const(Some(b)) => tv(*b),
+        Op::Const(None) => Truth::Unknown,
+        Op::And(xs) => {
+            let mut unknown = false;
+            for x in xs.iter() {
+                match op(x, c) {
+                    Truth::False => return Truth::False,
+                    Truth::Unknown => unknown = true,
+                    Truth::True => {}
+                }
+            }
+            if unknown { Truth::Unknown } else { Truth::True }
+        }
+        Op::Or(xs) => {
+            let mut unknown = false;
+            for x in xs.iter() {
+                match op(x, c) {
+                    Truth::True => return Truth::True,
+                    Truth::Unknown => unknown = true,
+                    Truth::False => {}
+                }
+            }
+            if unknown { Truth::Unknown } else { Truth::False }
+        }
+        Op::Not(x) => op(x, c).not(),
+        Op::StrEq { slot, s, negated } => match c.load(*slot) {
+            Val::Str(v) => tv((*v == **s) != *negated),
+            _ => Truth::Unknown,
+        },
+        Op::StrIn { slot, set, negated } => match c.load(*slot) {
+            Val::Str(v) => tv(set.contains(&v) != *negated),
+            _ => Truth::Unknown,
+        },
+        Op::Num { slot, ranges } => match c.load(*slot) {
+            Val::Int(i) => tv(ranges.contains(&Num::Int(i))),
+            Val::Dec(f) if !f.is_nan() => tv(ranges.contains(&Num::Dec(f))),
+            _ => Truth::Unknown,
+        },
+        Op::Time { slot, ranges } => match instant_of_val(&c.load(*slot)) {
+            Some(i) => tv(ranges.contains(&i)),
+            None => Truth::Unknown,
+        },
+        Op::Bool { slot, t, f } => match c.load(*slot) {
+            Val::Bool(b) => tv(if b { *t } else { *f }),
+            _ => Truth::Unknown,
+        },
+        Op::Test { slot, test } => {
+            let v = c.load(*slot);
+            tv(match test {
+                TestOp::IsNull => v.is_null(),
+                TestOp::IsNotNull => !v.is_null(),
+                TestOp::IsEmpty => is_empty(&v),
+                TestOp::IsNotEmpty => !is_empty(&v),
+            })
+        }
+        Op::ContainsStr { slot, s } => match c.load(*slot) {
+            Val::Str(h) => tv(h.contains(&**s)),
+            Val::List(l) => list_has_str(&l, s),
+            _ => Truth::Unknown,
+        },
+        Op::Affix { slot, s, suffix } => match c.load(*slot) {
+            Val::Str(h) => tv(if *suffix { h.ends_with(&**s) } else { h.starts_with(&**s) }),
+            _ => Truth::Unknown,
+        },
+        Op::Regex { slot, re } => match c.load(*slot) {
+            Val::Str(h) => tv(re.is_match(&h)),
+            _ => Truth::Unknown,
+        },
+        Op::General(n) => general(n, c).truth(),
+    }
+}
+
+/// `list contains "s"`: true when an element is `s`; unknown when none is and some element is
+/// not a string (null or another type), as element-wise equality says.
+fn list_has_str(l: &ListView<'_>, s: &str) -> Truth {
+    let mut unknown = false;
+    for i in 0..l.len() {
+        match l.str_at(i) {
+            Some(e) if e == s => return Truth::True,
+            Some(_) => {}
+            None => {
+                // A non-string element: equality with a string is unknown, except that a date
+                // element compares with a string that parses as a date.
+                match eq3(&l.get(i), &Val::Str(Cow::Borrowed(s))) {
+                    Truth::True => return Truth::True,
+                    Truth::Unknown => unknown = true,
+                    Truth::False => {}
+                }
+            }
+        }
+    }
+    if unknown { Truth::Unknown } else { Truth::False }
+}
+
+fn is_empty(v: &Val<'_>) -> bool {
+    match v {
+        Val::Null => true,
+        Val::Str(s) => s.is_empty(),
+        Val::List(l) => l.is_empty(),
+        _ => false,
+    }
+}
+
+impl Val<'_> {
+    /// The truth of a value in a boolean position.
+    #[inline]
+    pub fn truth(&self) -> Truth {
+        match self {
+            Val::Bool(b) => tv(*b),
+            _ => Truth::Unknown,
+        }
+    }
+}
+
+fn from_truth<'a>(t: Truth) -> Val<'a> {
+    match t {
+        Truth::True => Val::Bool(true),
+        Truth::False => Val::Bool(false),
+        Truth::Unknown => Val::Null,
+    }
+}
+
+fn temporal<'a>(s: &str) -> Option<Val<'a>> {
+    value::parse_date(s)
+        .map(Val::Date)
+        .or_else(|| value::parse_datetime(s).map(Val::DateTime))
+}
+
+/// [`value::compare`] on views.
+pub fn compare(a: &Val<'_>, b: &Val<'_>) -> Option<Ordering> {
+    match (a, b) {
+        (Val::Int(x), Val::Int(y)) => Some(x.cmp(y)),
+        (Val::Dec(x), Val::Dec(y)) => x.partial_cmp(y),
+        (Val::Int(x), Val::Dec(y)) => value::cmp_int_dec(*x, *y),
+        (Val::Dec(x), Val::Int(y)) => value::cmp_int_dec(*y, *x).map(Ordering::reverse),
+        (Val::Str(x), Val::Str(y)) => Some((**x).cmp(&**y)),
+        (Val::Date(x), Val::Date(y)) => Some(x.cmp(y)),
+        (Val::DateTime(x), Val::DateTime(y)) => Some(x.cmp(y)),
+        (Val::Date(x), Val::DateTime(y)) => Some(value::date_start(*x).cmp(y)),
+        (Val::DateTime(x), Val::Date(y)) => Some(x.cmp(&value::date_start(*y))),
+        (Val::Str(s), Val::Date(_) | Val::DateTime(_)) => compare(&temporal(s)?, b),
+        (Val::Date(_) | Val::DateTime(_), Val::Str(s)) => compare(a, &temporal(s)?),
+        _ => None,
+    }
+}
+
+/// Three-valued equality on views ([`value::equals`] plus null).
+pub fn eq3(a: &Val<'_>, b: &Val<'_>) -> Truth {
+    match (a, b) {
+        (Val::Null, _) | (_, Val::Null) => Truth::Unknown,
+        (Val::Bool(x), Val::Bool(y)) => tv(x == y),
+        (Val::List(_), _) | (_, Val::List(_)) | (Val::Object, _) | (_, Val::Object) => Truth::Unknown,
+        _ => compare(a, b).map_or(Truth::Unknown, |o| tv(o == Ordering::Equal)),
+    }
+}
+
+fn member(l: &ListView<'_>, x: &Val<'_>) -> Truth {
+    let mut acc = Truth::False;
+    for e in l.iter() {
+        acc = acc.or(eq3(&e, x));
+        if acc == Truth::True {
+            return acc;
+        }
+    }
+    acc
+}
+
+fn contains(hay: &Val<'_>, needle: &Val<'_>) -> Truth {
+    match (hay, needle) {
+        (Val::Null, _) | (_, Val::Null) => Truth::Unknown,
+        (Val::Str(h), Val::Str(n)) => tv(h.contains(&**n)),
+        (Val::List(l), x) => member(l, x),
+        _ => Truth::Unknown,
+    }
+}
+
+fn offset<'a>(v: Val<'a>, secs: i64) -> Val<'a> {
+    let Some(delta) = Duration::try_seconds(secs) else {
+        return Val::Null;
+    };
+    match v {
+        Val::Date(d) if secs % 86_400 == 0 => d.checked_add_signed(delta).map_or(Val::Null, Val::Date),
+        Val::Date(d) => value::date_start(d).checked_add_signed(delta).map_or(Val::Null, Val::DateTime),
+        Val::DateTime(t) => t.checked_add_signed(delta).map_or(Val::Null, Val::DateTime),
+        Val::Str(s) => match temporal(&s) {
+            Some(t) => offset(t, secs),
+            None => Val::Null,
+        },
+        _ => Val::Null,
+    }
+}
+
+fn map_str<'a>(s: Cow<'a, str>, f: impl Fn(&str) -> Cow<'_, str>) -> Cow<'a, str> {
+    match s {
+        Cow::Borrowed(b) => f(b),
+        Cow::Owned(o) => Cow::Owned(f(&o).into_owned()),
+    }
+}
+
+fn lower(s: &str) -> Cow<'_, str> {
+    if s.chars().any(|c| c.to_lowercase().next() != Some(c) || c.to_lowercase().nth(1).is_some()) {
+        Cow::Owned(s.to_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+fn upper(s: &str) -> Cow<'_, str> {
+    if s.chars().any(|c| c.to_uppercase().next() != Some(c) || c.to_uppercase().nth(1).is_some()) {
+        Cow::Owned(s.to_uppercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// Evaluates an IR node to a view, with the reference semantics.
+pub fn general<'a, R: Access + ?Sized>(n: &'a Node, c: &Ctx<'a, R>) -> Val<'a> {
+    match &n.kind {
+        NodeKind::Const(v) => Val::from_value(v),
+        NodeKind::Field(id) => c.load(id.0 as usize),
+        NodeKind::FieldPred(id, p) => from_truth(p.test_val(&c.load(id.0 as usize))),
+        NodeKind::Not(x) => from_truth(general(x, c).truth().not()),
+        NodeKind::And(xs) => {
+            let mut acc = Truth::True;
+            for x in xs {
+                acc = acc.and(general(x, c).truth());
+                if acc == Truth::False {
+                    break;
+                }
+            }
+            from_truth(acc)
+        }
+        NodeKind::Or(xs) => {
+            let mut acc = Truth::False;
+            for x in xs {
+                acc = acc.or(general(x, c).truth());
+                if acc == Truth::True {
+                    break;
+                }
+            }
+            from_truth(acc)
+        }
+        NodeKind::Cmp(cop, a, b) => {
+            let (va, vb) = (general(a, c), general(b, c));
+            if va.is_null() || vb.is_null() {
+                return Val::Null;
+            }
+            from_truth(match cop {
+                CmpOp::Eq => eq3(&va, &vb),
+                CmpOp::Ne => eq3(&va, &vb).not(),
+                _ => match compare(&va, &vb) {
+                    None => Truth::Unknown,
+                    Some(o) => tv(match cop {
+                        CmpOp::Lt => o.is_lt(),
+                        CmpOp::Le => o.is_le(),
+                        CmpOp::Gt => o.is_gt(),
+                        _ => o.is_ge(),
+                    }),
+                },
+            })
+        }
+        NodeKind::In { negated, lhs, list } => {
+            let (v, l) = (general(lhs, c), general(list, c));
+            let t = match (&v, &l) {
+                (Val::Null, _) | (_, Val::Null) => Truth::Unknown,
+                (_, Val::List(items)) => member(items, &v),
+                _ => Truth::Unknown,
+            };
+            from_truth(if *negated { t.not() } else { t })
+        }
+        NodeKind::Contains(a, b) => from_truth(contains(&general(a, c), &general(b, c))),
+        NodeKind::ContainsAny(a, b) | NodeKind::ContainsAll(a, b) => {
+            let (va, vb) = (general(a, c), general(b, c));
+            let t = match (&va, &vb) {
+                (Val::List(_), Val::List(wanted)) => {
+                    let any = matches!(n.kind, NodeKind::ContainsAny(..));
+                    let mut acc = if any { Truth::False } else { Truth::True };
+                    for w in wanted.iter() {
+                        let t = contains(&va, &w);
+                        acc = if any { acc.or(t) } else { acc.and(t) };
+                    }
+                    acc
+                }
+                _ => Truth::Unknown,
+            };
+            from_truth(t)
+        }
+        NodeKind::StartsWith(a, b) | NodeKind::EndsWith(a, b) => {
+            let (va, vb) = (general(a, c), general(b, c));
+            from_truth(match (&va, &vb) {
+                (Val::Str(s), Val::Str(p)) => tv(if matches!(n.kind, NodeKind::StartsWith(..)) {
+                    s.starts_with(&**p)
+                } else {
+                    s.ends_with(&**p)
+                }),
+                _ => Truth::Unknown,
+            })
+        }
+        NodeKind::Matches(a, re) => match general(a, c) {
+            Val::Str(s) => Val::Bool(re.is_match(&s)),
+            _ => Val::Null,
+        },
+        NodeKind::Test(t, x) => {
+            let v = general(x, c);
+            Val::Bool(match t {
+                TestOp::IsNull => v.is_null(),
+                TestOp::IsNotNull => !v.is_null(),
+                TestOp::IsEmpty => is_empty(&v),
+                TestOp::IsNotEmpty => !is_empty(&v),
+            })
+        }
+        NodeKind::Coalesce(xs) => {
+            for x in xs {
+                let v = general(x, c);
+                if !v.is_null() {
+                    return v;
+                }
+            }
+            Val::Null
+        }
+        NodeKind::Offset(x, secs) => offset(general(x, c), *secs),
+        NodeKind::Call(f, args) => {
+            let arg = args.first().map_or(Val::Null, |a| general(a, c));
+            match (f, arg) {
+                (Func::Lower, Val::Str(s)) => Val::Str(map_str(s, lower)),
+                (Func::Upper, Val::Str(s)) => Val::Str(map_str(s, upper)),
+                (Func::Trim, Val::Str(s)) => Val::Str(map_str(s, |x| Cow::Borrowed(x.trim()))),
+                (Func::Len, Val::Str(s)) => Val::Int(s.chars().count() as i64),
+                (Func::Len, Val::List(l)) => Val::Int(l.len() as i64),
+                (Func::Today, _) => Val::Date(c.now.date_naive()),
+                (Func::Now, _) => Val::DateTime(c.now.fixed_offset()),
+                _ => Val::Null,
+            }
+        }
+    }
+}

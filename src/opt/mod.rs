@@ -1,0 +1,472 @@
+//! The optimizer: IR → IR passes, each exact under three-valued logic — the result of every
+//! condition is identical (true, false *and* unknown) for every record, which the differential
+//! tests check against the reference interpreter.
+//!
+//! Passes, run to a fixpoint: constant folding; flattening of `and`/`or` chains; negation pushed
+//! to the leaves (De Morgan holds in Kleene logic) and double negation removed in boolean
+//! positions; comparisons of a field with constants turned into per-field predicates
+//! ([`pred::Pred`]) and merged per field and class — which gives set membership for
+//! `x == a or x == b`, contradictions (`x == "FR" and x == "DE"`: unknown when `x` is null,
+//! false otherwise), subsumption (`x > 5 and x > 3` is `x > 5`) and tautologies that stay
+//! unknown on null (`x == 1 or x != 1`); idempotence and absorption; and ordering of
+//! `and`/`or` operands by cost and estimated selectivity.
+
+pub mod pred;
+
+use crate::ast::TestOp;
+use crate::interp::{self, Env};
+use crate::ir::{CmpOp, FieldTable, Func, Node, NodeKind, Ty};
+use crate::value::Value;
+use pred::{Num, Pred};
+use std::fmt::Write;
+
+/// Optimizes a condition (a node in boolean position).
+pub fn optimize(node: &Node) -> Node {
+    let mut cur = rewrite(node.clone(), true);
+    for _ in 0..16 {
+        let next = rewrite(cur.clone(), true);
+        if fingerprint(&next) == fingerprint(&cur) {
+            return next;
+        }
+        cur = next;
+    }
+    cur
+}
+
+fn mk(kind: NodeKind, ty: Ty, span: crate::span::Span) -> Node {
+    Node { kind, ty, span }
+}
+
+fn konst(v: Value, like: &Node) -> Node {
+    let ty = match &v {
+        Value::Bool(_) => Ty::Bool,
+        Value::Null if like.ty == Ty::Bool => Ty::Bool,
+        _ => like.ty.clone(),
+    };
+    mk(NodeKind::Const(v), ty, like.span)
+}
+
+fn is_const(n: &Node) -> Option<&Value> {
+    match &n.kind {
+        NodeKind::Const(v) => Some(v),
+        _ => None,
+    }
+}
+
+/// Folds a node whose children are all constants and that does not read the clock.
+fn fold(n: Node) -> Node {
+    let children_const = match &n.kind {
+        NodeKind::Const(_) | NodeKind::Field(_) | NodeKind::FieldPred(..) => return n,
+        NodeKind::Call(Func::Today | Func::Now, _) => return n,
+        NodeKind::Not(x) | NodeKind::Test(_, x) | NodeKind::Offset(x, _) | NodeKind::Matches(x, _) => {
+            is_const(x).is_some()
+        }
+        NodeKind::And(xs) | NodeKind::Or(xs) | NodeKind::Coalesce(xs) | NodeKind::Call(_, xs) => {
+            xs.iter().all(|x| is_const(x).is_some())
+        }
+        NodeKind::Cmp(_, a, b)
+        | NodeKind::Contains(a, b)
+        | NodeKind::ContainsAny(a, b)
+        | NodeKind::ContainsAll(a, b)
+        | NodeKind::StartsWith(a, b)
+        | NodeKind::EndsWith(a, b)
+        | NodeKind::In { lhs: a, list: b, .. } => is_const(a).is_some() && is_const(b).is_some(),
+    };
+    if !children_const {
+        return n;
+    }
+    let record = serde_json::Value::Null;
+    let fields = FieldTable::default();
+    let env = Env {
+        record: &record,
+        fields: &fields,
+        now: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+    };
+    let v = interp::eval(&n, &env);
+    konst(v, &n)
+}
+
+fn negate_cmp(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Eq => CmpOp::Ne,
+        CmpOp::Ne => CmpOp::Eq,
+        CmpOp::Lt => CmpOp::Ge,
+        CmpOp::Ge => CmpOp::Lt,
+        CmpOp::Gt => CmpOp::Le,
+        CmpOp::Le => CmpOp::Gt,
+    }
+}
+
+fn flip_cmp(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Lt => CmpOp::Gt,
+        CmpOp::Gt => CmpOp::Lt,
+        CmpOp::Le => CmpOp::Ge,
+        CmpOp::Ge => CmpOp::Le,
+        o => o,
+    }
+}
+
+/// The predicate of `field OP constant`, when the constant has a class.
+fn cmp_pred(op: CmpOp, c: &Value) -> Option<Pred> {
+    match c {
+        Value::Str(s) => match op {
+            CmpOp::Eq => Some(Pred::str_in(false, vec![s.clone()])),
+            CmpOp::Ne => Some(Pred::str_in(true, vec![s.clone()])),
+            _ => None,
+        },
+        Value::Int(_) | Value::Dec(_) => Some(Pred::Num(pred::IntervalSet::cmp(op, Num::of(c)?))),
+        Value::Date(_) | Value::DateTime(_) => Some(Pred::Time(pred::IntervalSet::cmp(op, pred::instant_of(c)?))),
+        Value::Bool(b) => match op {
+            CmpOp::Eq => Some(Pred::Bool { t: *b, f: !*b }),
+            CmpOp::Ne => Some(Pred::Bool { t: !*b, f: *b }),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The predicate of `field in [constants]`.
+fn in_pred(items: &[Value]) -> Option<Pred> {
+    let first = items.first()?;
+    match first {
+        Value::Str(_) => {
+            let mut set = Vec::with_capacity(items.len());
+            for i in items {
+                match i {
+                    Value::Str(s) => set.push(s.clone()),
+                    _ => return None,
+                }
+            }
+            Some(Pred::str_in(false, set))
+        }
+        Value::Int(_) | Value::Dec(_) => {
+            let mut acc = pred::IntervalSet::empty();
+            for i in items {
+                acc = acc.union(&pred::IntervalSet::point(Num::of(i)?));
+            }
+            Some(Pred::Num(acc))
+        }
+        Value::Date(_) | Value::DateTime(_) => {
+            let mut acc = pred::IntervalSet::empty();
+            for i in items {
+                if !matches!(i, Value::Date(_) | Value::DateTime(_)) {
+                    return None;
+                }
+                acc = acc.union(&pred::IntervalSet::point(pred::instant_of(i)?));
+            }
+            Some(Pred::Time(acc))
+        }
+        Value::Bool(_) => {
+            let (mut t, mut f) = (false, false);
+            for i in items {
+                match i {
+                    Value::Bool(true) => t = true,
+                    Value::Bool(false) => f = true,
+                    _ => return None,
+                }
+            }
+            Some(Pred::Bool { t, f })
+        }
+        _ => None,
+    }
+}
+
+/// Rewrites a node bottom-up. `boolean` says the node's value is only used through its truth
+/// (the root, and operands of `and`, `or`, `not`), where a value of the wrong type and null are
+/// the same unknown.
+fn rewrite(n: Node, boolean: bool) -> Node {
+    let Node { kind, ty, span } = n;
+    let v = |x: Box<Node>| Box::new(rewrite(*x, false));
+    let kind = match kind {
+        NodeKind::Not(x) => return negate(rewrite(*x, true), boolean, ty, span),
+        NodeKind::And(xs) => return junction(xs, true, boolean, ty, span),
+        NodeKind::Or(xs) => return junction(xs, false, boolean, ty, span),
+        NodeKind::Field(id) if boolean && matches!(ty, Ty::Bool | Ty::Any) => {
+            // `x` alone: true when x is true, unknown when null or not a boolean.
+            NodeKind::FieldPred(id, Pred::Bool { t: true, f: false })
+        }
+        NodeKind::Cmp(op, a, b) => {
+            let (a, b) = (v(a), v(b));
+            match (&a.kind, &b.kind) {
+                (NodeKind::Field(id), NodeKind::Const(c)) if cmp_pred(op, c).is_some() => {
+                    NodeKind::FieldPred(*id, cmp_pred(op, c).unwrap_or(Pred::Bool { t: false, f: false }))
+                }
+                (NodeKind::Const(c), NodeKind::Field(id)) if cmp_pred(flip_cmp(op), c).is_some() => {
+                    NodeKind::FieldPred(*id, cmp_pred(flip_cmp(op), c).unwrap_or(Pred::Bool { t: false, f: false }))
+                }
+                _ => NodeKind::Cmp(op, a, b),
+            }
+        }
+        NodeKind::In { negated, lhs, list } => {
+            let (lhs, list) = (v(lhs), v(list));
+            let p = match (&lhs.kind, &list.kind) {
+                (NodeKind::Field(id), NodeKind::Const(Value::List(items))) => in_pred(items).map(|p| (*id, p)),
+                _ => None,
+            };
+            match p {
+                Some((id, p)) => NodeKind::FieldPred(id, if negated { p.not() } else { p }),
+                None => NodeKind::In { negated, lhs, list },
+            }
+        }
+        NodeKind::Contains(a, b) => NodeKind::Contains(v(a), v(b)),
+        NodeKind::ContainsAny(a, b) => NodeKind::ContainsAny(v(a), v(b)),
+        NodeKind::ContainsAll(a, b) => NodeKind::ContainsAll(v(a), v(b)),
+        NodeKind::StartsWith(a, b) => NodeKind::StartsWith(v(a), v(b)),
+        NodeKind::EndsWith(a, b) => NodeKind::EndsWith(v(a), v(b)),
+        NodeKind::Matches(a, re) => NodeKind::Matches(v(a), re),
+        NodeKind::Test(t, x) => NodeKind::Test(t, v(x)),
+        NodeKind::Offset(x, secs) => NodeKind::Offset(v(x), secs),
+        NodeKind::Coalesce(xs) => NodeKind::Coalesce(xs.into_iter().map(|x| rewrite(x, false)).collect()),
+        NodeKind::Call(f, xs) => NodeKind::Call(f, xs.into_iter().map(|x| rewrite(x, false)).collect()),
+        other => other,
+    };
+    fold(mk(kind, ty, span))
+}
+
+/// `not x`, with `x` already rewritten: negation pushed into the leaves.
+fn negate(x: Node, boolean: bool, ty: Ty, span: crate::span::Span) -> Node {
+    let not = |x: Node| mk(NodeKind::Not(Box::new(x)), Ty::Bool, span);
+    let Node { kind, ty: xty, span: xspan } = x;
+    match kind {
+        NodeKind::Const(c) => fold(not(mk(NodeKind::Const(c), xty, xspan))),
+        // not not y == y where only the truth is used, or y is a boolean.
+        NodeKind::Not(y) if boolean || y.ty == Ty::Bool => *y,
+        // De Morgan holds in Kleene logic.
+        NodeKind::And(ys) => junction(ys.into_iter().map(not).collect(), false, boolean, ty, span),
+        NodeKind::Or(ys) => junction(ys.into_iter().map(not).collect(), true, boolean, ty, span),
+        NodeKind::FieldPred(id, p) => mk(NodeKind::FieldPred(id, p.not()), Ty::Bool, span),
+        NodeKind::Cmp(op, a, b) => mk(NodeKind::Cmp(negate_cmp(op), a, b), Ty::Bool, span),
+        NodeKind::In { negated, lhs, list } => mk(NodeKind::In { negated: !negated, lhs, list }, Ty::Bool, span),
+        NodeKind::Test(t, y) => {
+            let t = match t {
+                TestOp::IsNull => TestOp::IsNotNull,
+                TestOp::IsNotNull => TestOp::IsNull,
+                TestOp::IsEmpty => TestOp::IsNotEmpty,
+                TestOp::IsNotEmpty => TestOp::IsEmpty,
+            };
+            mk(NodeKind::Test(t, y), Ty::Bool, span)
+        }
+        other => not(mk(other, xty, xspan)),
+    }
+}
+
+/// Rough evaluation cost of a node.
+fn cost(n: &Node) -> u32 {
+    match &n.kind {
+        NodeKind::Const(_) => 0,
+        NodeKind::FieldPred(_, Pred::Bool { .. }) => 1,
+        NodeKind::FieldPred(_, Pred::Str(p)) => 2 + (p.set.len() as u32).min(64).ilog2().min(6),
+        NodeKind::FieldPred(_, Pred::Num(r)) => 2 + (r.ranges.len() as u32).min(8),
+        NodeKind::FieldPred(_, Pred::Time(r)) => 4 + (r.ranges.len() as u32).min(8),
+        NodeKind::Test(_, x) => 1 + cost(x),
+        NodeKind::Field(_) => 1,
+        NodeKind::Matches(x, _) => 30 + cost(x),
+        NodeKind::Not(x) => 1 + cost(x),
+        NodeKind::And(xs) | NodeKind::Or(xs) | NodeKind::Coalesce(xs) | NodeKind::Call(_, xs) => {
+            2 + xs.iter().map(cost).sum::<u32>()
+        }
+        NodeKind::Cmp(_, a, b)
+        | NodeKind::Contains(a, b)
+        | NodeKind::ContainsAny(a, b)
+        | NodeKind::ContainsAll(a, b)
+        | NodeKind::StartsWith(a, b)
+        | NodeKind::EndsWith(a, b)
+        | NodeKind::In { lhs: a, list: b, .. } => 3 + cost(a) + cost(b),
+        NodeKind::Offset(x, _) => 2 + cost(x),
+    }
+}
+
+/// Estimated probability that a condition is true, in percent.
+fn p_true(n: &Node) -> u32 {
+    match &n.kind {
+        NodeKind::Const(Value::Bool(true)) => 100,
+        NodeKind::Const(_) => 0,
+        NodeKind::FieldPred(_, Pred::Str(p)) if !p.negated => (10 * p.set.len() as u32).clamp(1, 90),
+        NodeKind::FieldPred(_, Pred::Str(_)) => 90,
+        NodeKind::Test(TestOp::IsNull | TestOp::IsEmpty, _) => 10,
+        NodeKind::Test(_, _) => 90,
+        NodeKind::And(xs) => xs.iter().map(p_true).fold(100, |acc, p| acc * p / 100),
+        NodeKind::Or(xs) => 100 - xs.iter().map(|x| 100 - p_true(x)).fold(100, |acc, q| acc * q / 100),
+        NodeKind::Not(x) => 100 - p_true(x),
+        _ => 50,
+    }
+}
+
+/// `and` (`is_and`) or `or` of already-built operands: flattening, constant folding, per-field
+/// predicate merging, idempotence, absorption and ordering.
+fn junction(xs: Vec<Node>, is_and: bool, boolean: bool, ty: Ty, span: crate::span::Span) -> Node {
+    let mut flat: Vec<Node> = Vec::with_capacity(xs.len());
+    let mut stack: Vec<Node> = xs.into_iter().rev().collect();
+    while let Some(x) = stack.pop() {
+        let x = rewrite(x, true);
+        match x.kind {
+            NodeKind::And(ys) if is_and => stack.extend(ys.into_iter().rev()),
+            NodeKind::Or(ys) if !is_and => stack.extend(ys.into_iter().rev()),
+            kind => flat.push(mk(kind, x.ty, x.span)),
+        }
+    }
+    // Constants: `false` decides an `and`, `true` an `or`; the neutral one disappears.
+    let (decisive, neutral) = if is_and { (false, true) } else { (true, false) };
+    let mut out: Vec<Node> = Vec::with_capacity(flat.len());
+    for x in flat {
+        match &x.kind {
+            NodeKind::Const(Value::Bool(b)) if *b == decisive => return konst(Value::Bool(decisive), &x),
+            NodeKind::Const(Value::Bool(b)) if *b == neutral => {}
+            _ => out.push(x),
+        }
+    }
+    // Merge predicates of the same field and class.
+    let mut merged: Vec<Node> = Vec::with_capacity(out.len());
+    for x in out {
+        if let NodeKind::FieldPred(id, p) = &x.kind {
+            let slot = merged.iter_mut().find(|m| {
+                matches!(&m.kind, NodeKind::FieldPred(mid, mp) if mid == id && mp.class() == p.class())
+            });
+            if let Some(m) = slot {
+                if let NodeKind::FieldPred(_, mp) = &m.kind {
+                    let combined = if is_and { mp.and(p) } else { mp.or(p) };
+                    if let Some(c) = combined {
+                        m.kind = NodeKind::FieldPred(*id, c);
+                        m.span = m.span.to(x.span);
+                        continue;
+                    }
+                }
+            }
+        }
+        merged.push(x);
+    }
+    // Idempotence: `a and a` is `a`.
+    let mut seen: Vec<String> = Vec::with_capacity(merged.len());
+    let mut uniq: Vec<(String, Node)> = Vec::with_capacity(merged.len());
+    for x in merged {
+        let f = fingerprint(&x);
+        if !seen.contains(&f) {
+            seen.push(f.clone());
+            uniq.push((f, x));
+        }
+    }
+    // Absorption: `a and (a or b)` is `a`; `a or (a and b)` is `a`.
+    let keys: Vec<String> = uniq.iter().map(|(f, _)| f.clone()).collect();
+    uniq.retain(|(f, x)| {
+        let inner = match (&x.kind, is_and) {
+            (NodeKind::Or(ys), true) | (NodeKind::And(ys), false) => ys,
+            _ => return true,
+        };
+        !inner.iter().any(|y| {
+            let fy = fingerprint(y);
+            fy != *f && keys.contains(&fy)
+        })
+    });
+    // Order: cheap and decisive first, ties broken canonically so the result is a fixpoint.
+    uniq.sort_by(|(fa, a), (fb, b)| {
+        let score = |n: &Node| {
+            let p = p_true(n).clamp(1, 99);
+            let decisive = if is_and { 100 - p } else { p };
+            u64::from(cost(n) + 1) * 10_000 / u64::from(decisive)
+        };
+        score(a).cmp(&score(b)).then_with(|| fa.cmp(fb))
+    });
+    let mut items: Vec<Node> = uniq.into_iter().map(|(_, x)| x).collect();
+    match items.len() {
+        0 => konst(Value::Bool(neutral), &mk(NodeKind::Const(Value::Null), Ty::Bool, span)),
+        1 if boolean || items.first().is_some_and(|x| x.ty == Ty::Bool) => items.pop().unwrap_or_else(|| konst(Value::Null, &mk(NodeKind::Const(Value::Null), Ty::Bool, span))),
+        _ => {
+            let kind = if is_and { NodeKind::And(items) } else { NodeKind::Or(items) };
+            let _ = ty;
+            mk(kind, Ty::Bool, span)
+        }
+    }
+}
+
+/// A canonical, span-free description of a node: equal fingerprints mean equal nodes.
+pub fn fingerprint(n: &Node) -> String {
+    let mut s = String::new();
+    fp(n, &mut s);
+    s
+}
+
+fn fp(n: &Node, out: &mut String) {
+    match &n.kind {
+        NodeKind::Const(v) => {
+            let _ = write!(out, "c{v:?}");
+        }
+        NodeKind::Field(id) => {
+            let _ = write!(out, "f{}", id.0);
+        }
+        NodeKind::Not(x) => {
+            out.push_str("!(");
+            fp(x, out);
+            out.push(')');
+        }
+        NodeKind::And(xs) | NodeKind::Or(xs) | NodeKind::Coalesce(xs) => {
+            out.push_str(match &n.kind {
+                NodeKind::And(_) => "&(",
+                NodeKind::Or(_) => "|(",
+                _ => "?(",
+            });
+            for x in xs {
+                fp(x, out);
+                out.push(',');
+            }
+            out.push(')');
+        }
+        NodeKind::Cmp(op, a, b) => {
+            let _ = write!(out, "{}(", op.as_str());
+            fp(a, out);
+            out.push(',');
+            fp(b, out);
+            out.push(')');
+        }
+        NodeKind::In { negated, lhs, list } => {
+            out.push_str(if *negated { "nin(" } else { "in(" });
+            fp(lhs, out);
+            out.push(',');
+            fp(list, out);
+            out.push(')');
+        }
+        NodeKind::Contains(a, b)
+        | NodeKind::ContainsAny(a, b)
+        | NodeKind::ContainsAll(a, b)
+        | NodeKind::StartsWith(a, b)
+        | NodeKind::EndsWith(a, b) => {
+            out.push_str(match &n.kind {
+                NodeKind::Contains(..) => "has(",
+                NodeKind::ContainsAny(..) => "any(",
+                NodeKind::ContainsAll(..) => "all(",
+                NodeKind::StartsWith(..) => "sw(",
+                _ => "ew(",
+            });
+            fp(a, out);
+            out.push(',');
+            fp(b, out);
+            out.push(')');
+        }
+        NodeKind::Matches(a, re) => {
+            out.push_str("m(");
+            fp(a, out);
+            let _ = write!(out, ",{:?})", re.as_str());
+        }
+        NodeKind::Test(t, x) => {
+            let _ = write!(out, "{}(", t.as_str());
+            fp(x, out);
+            out.push(')');
+        }
+        NodeKind::Offset(x, secs) => {
+            out.push_str("off(");
+            fp(x, out);
+            let _ = write!(out, ",{secs})");
+        }
+        NodeKind::Call(f, xs) => {
+            let _ = write!(out, "{}(", f.name());
+            for x in xs {
+                fp(x, out);
+                out.push(',');
+            }
+            out.push(')');
+        }
+        NodeKind::FieldPred(id, p) => {
+            let _ = write!(out, "p{}:{p:?}", id.0);
+        }
+    }
+}

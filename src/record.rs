@@ -1,0 +1,662 @@
+//! Record access for the compiled evaluator: a borrowed value view ([`Val`]) and the [`Access`]
+//! trait with three implementations — serde_json values ([`JsonRecord`]), Herald's compact
+//! records parsed from JSON bytes keeping only the fields a program reads ([`CompactRecord`]),
+//! and plain host structs ([`HostRecord`]).
+
+use crate::ir::{FieldKind, FieldTable};
+use crate::value::{self, Value};
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
+use std::fmt;
+
+/// A borrowed view of a value. Strings borrow from the record whenever they can.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val<'a> {
+    /// Missing, null, or unknown.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A decimal.
+    Dec(f64),
+    /// A string.
+    Str(Cow<'a, str>),
+    /// A date.
+    Date(NaiveDate),
+    /// A date-time.
+    DateTime(DateTime<FixedOffset>),
+    /// A list.
+    List(ListView<'a>),
+    /// An object (comparable with nothing).
+    Object,
+}
+
+/// A list inside a record or a constant.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ListView<'a> {
+    /// JSON array elements, read without a declared type.
+    Json(&'a [serde_json::Value]),
+    /// JSON array elements that are all strings (a multiselect).
+    JsonStrings(&'a [serde_json::Value]),
+    /// Owned values (constants).
+    Values(&'a [Value]),
+    /// Compact-record values.
+    Compact(&'a [CVal]),
+    /// Host strings (a multiselect field of a host struct).
+    Strings(&'a [String]),
+}
+
+impl<'a> ListView<'a> {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            ListView::Json(v) | ListView::JsonStrings(v) => v.len(),
+            ListView::Values(v) => v.len(),
+            ListView::Compact(v) => v.len(),
+            ListView::Strings(v) => v.len(),
+        }
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The element at `i` as a view.
+    pub fn get(&self, i: usize) -> Val<'a> {
+        match *self {
+            ListView::Json(v) | ListView::JsonStrings(v) => v.get(i).map_or(Val::Null, json_dynamic),
+            ListView::Values(v) => v.get(i).map_or(Val::Null, Val::from_value),
+            ListView::Compact(v) => v.get(i).map_or(Val::Null, CVal::view),
+            ListView::Strings(v) => v.get(i).map_or(Val::Null, |s| Val::Str(Cow::Borrowed(s))),
+        }
+    }
+
+    /// The elements as views.
+    pub fn iter(&self) -> impl Iterator<Item = Val<'a>> + '_ {
+        (0..self.len()).map(move |i| self.get(i))
+    }
+
+    /// The element at `i` when it is a string.
+    pub fn str_at(&self, i: usize) -> Option<&'a str> {
+        match *self {
+            ListView::Json(v) | ListView::JsonStrings(v) => v.get(i).and_then(|x| x.as_str()),
+            ListView::Values(v) => match v.get(i) {
+                Some(Value::Str(s)) => Some(s.as_str()),
+                _ => None,
+            },
+            ListView::Compact(v) => match v.get(i) {
+                Some(CVal::Str(s)) => Some(s),
+                _ => None,
+            },
+            ListView::Strings(v) => v.get(i).map(String::as_str),
+        }
+    }
+}
+
+impl<'a> Val<'a> {
+    /// A view of an owned value.
+    pub fn from_value(v: &'a Value) -> Val<'a> {
+        match v {
+            Value::Null => Val::Null,
+            Value::Bool(b) => Val::Bool(*b),
+            Value::Int(i) => Val::Int(*i),
+            Value::Dec(f) => Val::Dec(*f),
+            Value::Str(s) => Val::Str(Cow::Borrowed(s)),
+            Value::Date(d) => Val::Date(*d),
+            Value::DateTime(d) => Val::DateTime(*d),
+            Value::List(l) => Val::List(ListView::Values(l)),
+            Value::Object => Val::Object,
+        }
+    }
+
+    /// An owned copy (used by the reference paths and tests).
+    pub fn to_value(&self) -> Value {
+        match self {
+            Val::Null => Value::Null,
+            Val::Bool(b) => Value::Bool(*b),
+            Val::Int(i) => Value::Int(*i),
+            Val::Dec(f) => Value::Dec(*f),
+            Val::Str(s) => Value::Str(s.to_string()),
+            Val::Date(d) => Value::Date(*d),
+            Val::DateTime(d) => Value::DateTime(*d),
+            Val::List(l) => Value::List(l.iter().map(|v| v.to_value()).collect()),
+            Val::Object => Value::Object,
+        }
+    }
+
+    /// True for null.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Val::Null)
+    }
+}
+
+/// A JSON value read without a declared type.
+pub fn json_dynamic(v: &serde_json::Value) -> Val<'_> {
+    match v {
+        serde_json::Value::Null => Val::Null,
+        serde_json::Value::Bool(b) => Val::Bool(*b),
+        serde_json::Value::Number(n) => match value::number(n) {
+            Value::Int(i) => Val::Int(i),
+            Value::Dec(f) => Val::Dec(f),
+            _ => Val::Null,
+        },
+        serde_json::Value::String(s) => Val::Str(Cow::Borrowed(s)),
+        serde_json::Value::Array(a) => Val::List(ListView::Json(a)),
+        serde_json::Value::Object(_) => Val::Object,
+    }
+}
+
+/// Applies a field's declared kind to a dynamically read value, exactly as
+/// [`crate::ir::read_field`] does: values of the wrong type read as null, date strings are parsed.
+pub fn typed(kind: FieldKind, v: Val<'_>) -> Val<'_> {
+    match (kind, v) {
+        (FieldKind::Dynamic, v) => v,
+        (_, Val::Null) => Val::Null,
+        (FieldKind::Text, v @ Val::Str(_)) => v,
+        (FieldKind::Integer | FieldKind::Decimal, v @ (Val::Int(_) | Val::Dec(_))) => v,
+        (FieldKind::Boolean, v @ Val::Bool(_)) => v,
+        (FieldKind::Date, Val::Str(s)) => value::parse_date(&s).map_or(Val::Null, Val::Date),
+        (FieldKind::Date, v @ Val::Date(_)) => v,
+        (FieldKind::DateTime, Val::Str(s)) => value::parse_datetime(&s).map_or(Val::Null, Val::DateTime),
+        (FieldKind::DateTime, v @ Val::DateTime(_)) => v,
+        (FieldKind::Multiselect, Val::List(l)) => match l {
+            ListView::Json(items) => {
+                if items.iter().all(serde_json::Value::is_string) {
+                    Val::List(ListView::JsonStrings(items))
+                } else {
+                    Val::Null
+                }
+            }
+            other => {
+                if (0..other.len()).all(|i| other.str_at(i).is_some()) {
+                    Val::List(other)
+                } else {
+                    Val::Null
+                }
+            }
+        },
+        (FieldKind::Object, Val::Object) => Val::Object,
+        _ => Val::Null,
+    }
+}
+
+/// How the compiled evaluator reads a record's fields.
+pub trait Access {
+    /// The value of field `slot` (an index into the program's field table), read with the
+    /// field's declared kind.
+    fn load(&self, slot: usize, field: &FieldMeta) -> Val<'_>;
+}
+
+/// What the evaluator knows about a field: its path and declared kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldMeta {
+    /// The path, outermost first.
+    pub path: Box<[Box<str>]>,
+    /// The declared kind.
+    pub kind: FieldKind,
+}
+
+/// The field metadata of a field table, indexed by field id.
+pub fn field_metas(fields: &FieldTable) -> Vec<FieldMeta> {
+    fields
+        .iter()
+        .map(|(_, f)| FieldMeta {
+            path: f.path.iter().map(|s| s.clone().into_boxed_str()).collect(),
+            kind: f.kind,
+        })
+        .collect()
+}
+
+/// A serde_json record, for hosts that already hold one.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonRecord<'a>(pub &'a serde_json::Value);
+
+impl Access for JsonRecord<'_> {
+    #[inline]
+    fn load(&self, _slot: usize, field: &FieldMeta) -> Val<'_> {
+        let mut cur = self.0;
+        for seg in field.path.iter() {
+            match cur {
+                serde_json::Value::Object(m) => match m.get(&**seg) {
+                    Some(v) => cur = v,
+                    None => return Val::Null,
+                },
+                _ => return Val::Null,
+            }
+        }
+        typed(field.kind, json_dynamic(cur))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compact records
+// ---------------------------------------------------------------------------------------------
+
+/// An owned value in a compact record, already read with its field's declared kind.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum CVal {
+    /// Missing, null or of the wrong type.
+    #[default]
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A decimal.
+    Dec(f64),
+    /// A string.
+    Str(Box<str>),
+    /// A date.
+    Date(NaiveDate),
+    /// A date-time.
+    DateTime(DateTime<FixedOffset>),
+    /// A list.
+    List(Box<[CVal]>),
+    /// An object.
+    Object,
+}
+
+impl CVal {
+    /// A view.
+    pub fn view(&self) -> Val<'_> {
+        match self {
+            CVal::Null => Val::Null,
+            CVal::Bool(b) => Val::Bool(*b),
+            CVal::Int(i) => Val::Int(*i),
+            CVal::Dec(f) => Val::Dec(*f),
+            CVal::Str(s) => Val::Str(Cow::Borrowed(s)),
+            CVal::Date(d) => Val::Date(*d),
+            CVal::DateTime(d) => Val::DateTime(*d),
+            CVal::List(l) => Val::List(ListView::Compact(l)),
+            CVal::Object => Val::Object,
+        }
+    }
+
+    fn from_view(v: Val<'_>) -> CVal {
+        match v {
+            Val::Null => CVal::Null,
+            Val::Bool(b) => CVal::Bool(b),
+            Val::Int(i) => CVal::Int(i),
+            Val::Dec(f) => CVal::Dec(f),
+            Val::Str(s) => CVal::Str(s.into_owned().into_boxed_str()),
+            Val::Date(d) => CVal::Date(d),
+            Val::DateTime(d) => CVal::DateTime(d),
+            Val::List(l) => CVal::List(l.iter().map(CVal::from_view).collect()),
+            Val::Object => CVal::Object,
+        }
+    }
+}
+
+/// Which fields to keep when parsing JSON bytes, as a tree of keys.
+#[derive(Debug, Clone, Default)]
+pub struct Projection {
+    root: ProjNode,
+    n_slots: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+struct ProjNode {
+    /// Keys at this level: (key, slot and kind when a field ends here, children).
+    keys: Vec<(Box<str>, Option<(usize, FieldKind)>, ProjNode)>,
+}
+
+impl ProjNode {
+    fn find(&self, key: &str) -> Option<&(Box<str>, Option<(usize, FieldKind)>, ProjNode)> {
+        self.keys.iter().find(|(k, _, _)| &**k == key)
+    }
+}
+
+impl Projection {
+    /// The projection that keeps exactly the fields of a field table.
+    pub fn of(fields: &FieldTable) -> Projection {
+        let mut root = ProjNode::default();
+        for (id, f) in fields.iter() {
+            let mut node = &mut root;
+            let n = f.path.len();
+            for (i, seg) in f.path.iter().enumerate() {
+                let pos = match node.keys.iter().position(|(k, _, _)| **k == **seg) {
+                    Some(p) => p,
+                    None => {
+                        node.keys.push((seg.clone().into_boxed_str(), None, ProjNode::default()));
+                        node.keys.len() - 1
+                    }
+                };
+                let Some(entry) = node.keys.get_mut(pos) else {
+                    break;
+                };
+                if i + 1 == n {
+                    entry.1 = Some((id.0 as usize, f.kind));
+                }
+                node = &mut entry.2;
+            }
+        }
+        Projection {
+            root,
+            n_slots: fields.len(),
+        }
+    }
+
+    /// Number of slots (fields) a compact record built with it has.
+    pub fn n_slots(&self) -> usize {
+        self.n_slots
+    }
+}
+
+/// A record that holds only the fields a rule set reads, typed and indexed by slot.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CompactRecord {
+    vals: Vec<CVal>,
+}
+
+impl CompactRecord {
+    /// Parses a JSON object from bytes, keeping only the projected fields. Fails on invalid
+    /// JSON or when the bytes are not an object.
+    pub fn parse(bytes: &[u8], projection: &Projection) -> Result<CompactRecord, serde_json::Error> {
+        let mut rec = CompactRecord::default();
+        rec.parse_into(bytes, projection)?;
+        Ok(rec)
+    }
+
+    /// Like [`CompactRecord::parse`], reusing this record's storage.
+    pub fn parse_into(&mut self, bytes: &[u8], projection: &Projection) -> Result<(), serde_json::Error> {
+        self.reset(projection);
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        ObjectSeed {
+            node: &projection.root,
+            vals: &mut self.vals,
+        }
+        .deserialize(&mut de)?;
+        de.end()
+    }
+
+    /// Parses the record out of a deserializer positioned at a JSON object (used to parse the
+    /// `record` of an event line without building the rest).
+    pub fn deserialize_from<'de, D: de::Deserializer<'de>>(
+        &mut self,
+        deserializer: D,
+        projection: &Projection,
+    ) -> Result<(), D::Error> {
+        self.reset(projection);
+        ObjectSeed {
+            node: &projection.root,
+            vals: &mut self.vals,
+        }
+        .deserialize(deserializer)
+    }
+
+    fn reset(&mut self, projection: &Projection) {
+        self.vals.clear();
+        self.vals.resize(projection.n_slots, CVal::Null);
+    }
+
+    /// Builds a compact record from a serde_json value (for tests and hosts mixing both).
+    pub fn from_json(value: &serde_json::Value, fields: &FieldTable) -> CompactRecord {
+        let metas = field_metas(fields);
+        let rec = JsonRecord(value);
+        CompactRecord {
+            vals: metas
+                .iter()
+                .enumerate()
+                .map(|(i, m)| CVal::from_view(rec.load(i, m)))
+                .collect(),
+        }
+    }
+
+    /// The value of a slot.
+    pub fn get(&self, slot: usize) -> &CVal {
+        self.vals.get(slot).unwrap_or(&CVal::Null)
+    }
+}
+
+impl Access for CompactRecord {
+    #[inline]
+    fn load(&self, slot: usize, _field: &FieldMeta) -> Val<'_> {
+        match self.vals.get(slot) {
+            Some(v) => v.view(),
+            None => Val::Null,
+        }
+    }
+}
+
+/// Deserializes an object, storing projected fields into their slots.
+struct ObjectSeed<'p, 'v> {
+    node: &'p ProjNode,
+    vals: &'v mut Vec<CVal>,
+}
+
+impl<'de> DeserializeSeed<'de> for ObjectSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ObjectSeed<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match self.node.find(&key) {
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                Some((_, leaf, children)) => {
+                    let slot = leaf.map(|(s, k)| (s, k));
+                    map.next_value_seed(ValueSeed {
+                        leaf: slot,
+                        children,
+                        vals: &mut *self.vals,
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // A record that is not an object holds no field; other JSON types are accepted here and
+    // rejected by the caller where an object is required.
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+}
+
+/// Deserializes the value of a projected key: stores it when a field ends here, and descends
+/// into its children when it is an object.
+struct ValueSeed<'p, 'v> {
+    leaf: Option<(usize, FieldKind)>,
+    children: &'p ProjNode,
+    vals: &'v mut Vec<CVal>,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        if self.children.keys.is_empty() {
+            // A leaf: read the whole value, typed by the field's kind.
+            let v = deserializer.deserialize_any(LeafVisitor)?;
+            if let Some((slot, kind)) = self.leaf {
+                if let Some(cell) = self.vals.get_mut(slot) {
+                    *cell = retype(kind, v);
+                }
+            }
+            return Ok(());
+        }
+        deserializer.deserialize_any(ObjectSeed {
+            node: self.children,
+            vals: self.vals,
+        })?;
+        if let Some((slot, kind)) = self.leaf {
+            // A field that is also a prefix of other fields: it is an object (or not).
+            if let Some(cell) = self.vals.get_mut(slot) {
+                *cell = if kind == FieldKind::Object || kind == FieldKind::Dynamic {
+                    CVal::Object
+                } else {
+                    CVal::Null
+                };
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Applies a field's declared kind to a dynamically parsed compact value (see [`typed`]).
+fn retype(kind: FieldKind, v: CVal) -> CVal {
+    match (kind, v) {
+        (FieldKind::Dynamic, v) => v,
+        (_, CVal::Null) => CVal::Null,
+        (FieldKind::Text, v @ CVal::Str(_)) => v,
+        (FieldKind::Integer | FieldKind::Decimal, v @ (CVal::Int(_) | CVal::Dec(_))) => v,
+        (FieldKind::Boolean, v @ CVal::Bool(_)) => v,
+        (FieldKind::Date, CVal::Str(s)) => value::parse_date(&s).map_or(CVal::Null, CVal::Date),
+        (FieldKind::DateTime, CVal::Str(s)) => value::parse_datetime(&s).map_or(CVal::Null, CVal::DateTime),
+        (FieldKind::Multiselect, CVal::List(items)) => {
+            if items.iter().all(|i| matches!(i, CVal::Str(_))) {
+                CVal::List(items)
+            } else {
+                CVal::Null
+            }
+        }
+        (FieldKind::Object, CVal::Object) => CVal::Object,
+        _ => CVal::Null,
+    }
+}
+
+/// Reads any JSON value as a dynamic compact value.
+struct LeafVisitor;
+
+impl<'de> Visitor<'de> for LeafVisitor {
+    type Value = CVal;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<CVal, E> {
+        Ok(CVal::Bool(b))
+    }
+    fn visit_i64<E: de::Error>(self, i: i64) -> Result<CVal, E> {
+        Ok(CVal::Int(i))
+    }
+    fn visit_u64<E: de::Error>(self, u: u64) -> Result<CVal, E> {
+        Ok(i64::try_from(u).map_or(CVal::Dec(u as f64), CVal::Int))
+    }
+    fn visit_f64<E: de::Error>(self, f: f64) -> Result<CVal, E> {
+        Ok(CVal::Dec(f))
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<CVal, E> {
+        Ok(CVal::Str(s.into()))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<CVal, E> {
+        Ok(CVal::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<CVal, E> {
+        Ok(CVal::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CVal, A::Error> {
+        let mut items = Vec::new();
+        while let Some(v) = seq.next_element_seed(LeafSeed)? {
+            items.push(v);
+        }
+        Ok(CVal::List(items.into_boxed_slice()))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CVal, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(CVal::Object)
+    }
+}
+
+struct LeafSeed;
+
+impl<'de> DeserializeSeed<'de> for LeafSeed {
+    type Value = CVal;
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<CVal, D::Error> {
+        deserializer.deserialize_any(LeafVisitor)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host structs
+// ---------------------------------------------------------------------------------------------
+
+/// A host struct the evaluator can read without converting it. Implement it by hand: list the
+/// field paths it exposes and return each as a [`Val`] (see `docs/embedding.md`).
+///
+/// ```
+/// use herald::record::{HostRecord, Val};
+/// use std::borrow::Cow;
+/// struct Contact { country: String, subscription: String, age: Option<i64> }
+/// impl HostRecord for Contact {
+///     const FIELDS: &'static [&'static str] = &["country", "subscription", "age"];
+///     fn get(&self, index: usize) -> Val<'_> {
+///         match index {
+///             0 => Val::Str(Cow::Borrowed(&self.country)),
+///             1 => Val::Str(Cow::Borrowed(&self.subscription)),
+///             2 => self.age.map_or(Val::Null, Val::Int),
+///             _ => Val::Null,
+///         }
+///     }
+/// }
+/// ```
+pub trait HostRecord {
+    /// The field paths the struct exposes, dot-separated (`"address.city"`).
+    const FIELDS: &'static [&'static str];
+    /// The value of `FIELDS[index]`.
+    fn get(&self, index: usize) -> Val<'_>;
+}
+
+/// A host record together with the slot → index mapping of one program.
+#[derive(Debug)]
+pub struct HostAccess<'a, T> {
+    /// The record.
+    pub record: &'a T,
+    /// For each slot, the index in `T::FIELDS`.
+    pub map: &'a [Option<usize>],
+}
+
+impl<T: HostRecord> Access for HostAccess<'_, T> {
+    #[inline]
+    fn load(&self, slot: usize, field: &FieldMeta) -> Val<'_> {
+        match self.map.get(slot).copied().flatten() {
+            Some(i) => typed(field.kind, self.record.get(i)),
+            None => Val::Null,
+        }
+    }
+}
+
+/// The slot → index mapping of a host type for a field table.
+pub fn host_map<T: HostRecord>(fields: &FieldTable) -> Vec<Option<usize>> {
+    fields
+        .iter()
+        .map(|(_, f)| {
+            let joined = f.path.join(".");
+            T::FIELDS.iter().position(|n| *n == joined)
+        })
+        .collect()
+}
