@@ -166,8 +166,32 @@ impl Engine {
         let set = self.rules()?;
         let now = self.clock.now();
         // Conditions are pure: evaluate them before taking the log lock.
-        let mut results: Vec<Result<Vec<Decision>, EventError>> =
-            events.iter().map(|e| route::decide(&set, e, now)).collect();
+        let results = events.iter().map(|e| route::decide(&set, e, now)).collect();
+        self.commit(results)
+    }
+
+    /// Routes records already parsed with `set.compiled.projection` (see
+    /// [`crate::record::CompactRecord`]), with the rule set snapshot they were parsed for. This
+    /// is the `herald route` path: only the fields the rules read are ever built.
+    pub fn route_parsed<R: crate::record::Access>(
+        &self,
+        set: &RuleSet,
+        events: &[(crate::event::EventKind, R)],
+    ) -> Result<Vec<Result<Vec<Decision>, EventError>>, EngineError> {
+        let now = self.clock.now();
+        let results = events
+            .iter()
+            .map(|(kind, record)| route::decide_with(set, *kind, record, now))
+            .collect();
+        self.commit(results)
+    }
+
+    /// Applies the already-invited check to decided events, logs invitations and failures in
+    /// one transaction, and returns the final decisions once they are durable.
+    fn commit(
+        &self,
+        mut results: Vec<Result<Vec<Decision>, EventError>>,
+    ) -> Result<Vec<Result<Vec<Decision>, EventError>>, EngineError> {
         let mut state = self.state.lock().map_err(|_| EngineError::Poisoned)?;
         let mut entries = Vec::new();
         let mut added: Vec<(String, String)> = Vec::new();

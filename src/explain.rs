@@ -86,15 +86,19 @@ pub fn explain_event(set: &RuleSet, event: &Event, now: DateTime<Utc>) -> Vec<Po
             PortalExplanation {
                 portal: p.name.clone(),
                 decision,
-                conditions: portal_conditions(set, p, event, now),
+                conditions: portal_conditions(set, i, p, event, now),
             }
         })
         .collect()
 }
 
-fn portal_conditions(set: &RuleSet, p: &Portal, event: &Event, now: DateTime<Utc>) -> Vec<ExplainedCond> {
+fn portal_conditions(set: &RuleSet, idx: usize, p: &Portal, event: &Event, now: DateTime<Utc>) -> Vec<ExplainedCond> {
     let mut out = Vec::new();
-    if matches!(route::choose_language(set, p, event, now), Err(Reason::Paused | Reason::EventNotSelected)) {
+    let record = crate::record::JsonRecord(&event.record);
+    if matches!(
+        route::choose_language(set, idx, event.kind, &record, now),
+        Err(Reason::Paused | Reason::EventNotSelected)
+    ) {
         return out;
     }
     if let Some(req) = &p.require {

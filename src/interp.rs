@@ -222,7 +222,7 @@ fn step(node: &Node, env: &Env<'_>, child: &mut dyn FnMut(&Node) -> Value) -> Va
         }
         NodeKind::Coalesce(xs) => {
             // Every operand is evaluated (evaluation is pure); the first non-null wins.
-            let values: Vec<Value> = xs.iter().map(|x| child(x)).collect();
+            let values: Vec<Value> = xs.iter().map(&mut *child).collect();
             values
                 .into_iter()
                 .find(|v| !v.is_null())
@@ -237,7 +237,7 @@ fn step(node: &Node, env: &Env<'_>, child: &mut dyn FnMut(&Node) -> Value) -> Va
             Value::from_truth(pred.test(&v))
         }
         NodeKind::Call(func, args) => {
-            let vals: Vec<Value> = args.iter().map(|a| child(a)).collect();
+            let vals: Vec<Value> = args.iter().map(child).collect();
             let arg = vals.first().cloned().unwrap_or(Value::Null);
             match (func, arg) {
                 (Func::Lower, Value::Str(s)) => Value::Str(s.to_lowercase()),

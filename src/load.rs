@@ -45,17 +45,21 @@ pub enum LoadError {
 /// Decodes file bytes: strips a UTF-8 BOM; invalid UTF-8 gives an `unreadable-file` diagnostic
 /// at the byte offset (and the text decoded lossily so the rest can still be shown).
 pub fn decode(bytes: &[u8]) -> (String, Option<Diagnostic>) {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let bom = if bytes.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    let bytes = bytes.get(bom..).unwrap_or(bytes);
     match std::str::from_utf8(bytes) {
         Ok(s) => (s.to_string(), None),
         Err(e) => {
+            // The span is in the decoded text (without the BOM); the message gives the offset
+            // in the file, as a hex editor shows it.
             let at = e.valid_up_to();
             let d = Diagnostic::error(
                 Code::UnreadableFile,
                 Span::new(at, at),
-                format!("invalid UTF-8 at byte offset {at}"),
+                format!("invalid UTF-8 at byte offset {}", at + bom),
             )
-            .with_help("save the file as UTF-8");
+            .with_label("not UTF-8")
+            .with_help("save the file as UTF-8 (a Latin-1 or Windows-1252 editor setting is the usual cause)");
             (String::from_utf8_lossy(bytes).into_owned(), Some(d))
         }
     }
@@ -91,6 +95,7 @@ pub fn rule_files(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<Vec<PathBuf>>, LoadError> {
     let mut sets = Vec::new();
     for path in paths {
+        let before = sets.len();
         let meta = std::fs::metadata(path).map_err(|source| LoadError::Io {
             path: path.display().to_string(),
             source,
@@ -123,6 +128,11 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Vec<PathBuf>>, LoadError> {
             subdirs.reverse();
             dirs.extend(subdirs);
         }
+        // A directory with no rule file at all is most likely a wrong path: say so rather than
+        // report "0 errors".
+        if sets.len() == before {
+            return Err(LoadError::NoRuleFiles(path.display().to_string()));
+        }
     }
     sets.sort();
     Ok(sets)
@@ -153,7 +163,10 @@ pub fn load_files(files: &[PathBuf]) -> Loaded {
     let mut resolver = |from: &str, rel: &str| -> Result<(String, String), String> {
         let base = Path::new(from).parent().unwrap_or(Path::new("."));
         let path = base.join(rel);
-        let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+        let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => format!("there is no file `{}`", path.display()),
+            _ => format!("{e} (`{}`)", path.display()),
+        })?;
         let (text, diag) = decode(&bytes);
         if let Some(d) = diag {
             return Err(d.message);
@@ -181,6 +194,7 @@ pub fn check_texts(
     let mut sources = Sources::new();
     let mut diagnostics = Vec::new();
     let mut parsed = Vec::new();
+    let mut partial = rules::Partial::default();
     let n_files = texts.len();
     for (name, text, decode_diag) in texts {
         let (ast, diags) = if decode_diag.is_some() {
@@ -188,6 +202,13 @@ pub fn check_texts(
         } else {
             crate::syntax::parse_rule_file(&text)
         };
+        if ast.is_none() {
+            // The file does not parse at all: its schemas and portals are still declared, so
+            // other files naming them must not get "unknown" errors too.
+            let (schemas, portals) = declared_names(&text);
+            partial.schemas.extend(schemas);
+            partial.portals.extend(portals);
+        }
         let id: SourceId = sources.add(name, text);
         if let Some(d) = decode_diag {
             diagnostics.push(d.in_source(id));
@@ -195,14 +216,29 @@ pub fn check_texts(
         let has_errors = diags.iter().any(Diagnostic::is_error);
         diagnostics.extend(diags.into_iter().map(|d| d.in_source(id)));
         if let Some(ast) = ast {
-            if !has_errors {
-                parsed.push((id, ast));
+            // Lowering goes on after an error, so a file with errors still has an AST (lacking
+            // the lines that failed): check it too, so that one run reports every error.
+            if has_errors {
+                partial.incomplete.push(id);
             }
+            parsed.push((id, ast));
         }
     }
     let syntax_failed = diagnostics.iter().any(Diagnostic::is_error);
-    let (rule_set, check_diags, sources) = rules::check(sources, &parsed, resolve);
-    diagnostics.extend(check_diags);
+    let (rule_set, check_diags, sources) = rules::check_partial(sources, &parsed, &partial, resolve);
+    // In a file with syntax errors, a checker finding that overlaps one of them is a consequence
+    // of it (`a == b == c` is reported as chained, not also as comparing a boolean with `c`).
+    let syntax_spans: Vec<(SourceId, Span)> = diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| (d.source, d.span))
+        .collect();
+    diagnostics.extend(check_diags.into_iter().filter(|d| {
+        !partial.incomplete.contains(&d.source)
+            || !syntax_spans
+                .iter()
+                .any(|(src, s)| *src == d.source && s.start < d.span.end && d.span.start < s.end)
+    }));
     sort_diagnostics(&mut diagnostics);
     Loaded {
         rule_set: if syntax_failed { None } else { rule_set },
@@ -212,7 +248,36 @@ pub fn check_texts(
     }
 }
 
+/// The schema and portal names a rule file declares, found line by line without the parser
+/// (for files with a syntax error): `schema Name` and `portal "Name"` at the start of a line.
+fn declared_names(text: &str) -> (Vec<String>, Vec<String>) {
+    let mut schemas = Vec::new();
+    let mut portals = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        if let Some(rest) = line.strip_prefix("schema") {
+            if rest.starts_with([' ', '\t']) {
+                let name: String = rest
+                    .trim_start()
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() {
+                    schemas.push(name);
+                }
+            }
+        } else if let Some(rest) = line.strip_prefix("portal") {
+            if let Some(quoted) = rest.trim_start().strip_prefix('"') {
+                if let Some(end) = quoted.find('"') {
+                    portals.push(quoted.get(..end).unwrap_or("").to_string());
+                }
+            }
+        }
+    }
+    (schemas, portals)
+}
+
 /// Orders diagnostics by file, then position.
 pub fn sort_diagnostics(diags: &mut [Diagnostic]) {
-    diags.sort_by(|a, b| (a.source, a.span.start, a.span.end).cmp(&(b.source, b.span.start, b.span.end)));
+    diags.sort_by_key(|d| (d.source, d.span.start, d.span.end));
 }

@@ -297,14 +297,17 @@ pub struct Projection {
     n_slots: usize,
 }
 
+/// One key of a projection level: the key, the slot and kind when a field ends here, and the
+/// keys below it.
+type ProjEntry = (Box<str>, Option<(usize, FieldKind)>, ProjNode);
+
 #[derive(Debug, Clone, Default)]
 struct ProjNode {
-    /// Keys at this level: (key, slot and kind when a field ends here, children).
-    keys: Vec<(Box<str>, Option<(usize, FieldKind)>, ProjNode)>,
+    keys: Vec<ProjEntry>,
 }
 
 impl ProjNode {
-    fn find(&self, key: &str) -> Option<&(Box<str>, Option<(usize, FieldKind)>, ProjNode)> {
+    fn find(&self, key: &str) -> Option<&ProjEntry> {
         self.keys.iter().find(|(k, _, _)| &**k == key)
     }
 }
@@ -385,6 +388,20 @@ impl CompactRecord {
             vals: &mut self.vals,
         }
         .deserialize(deserializer)
+    }
+
+    /// Like [`CompactRecord::deserialize_from`], but the value must be a JSON object (the error
+    /// says "expected a record object" otherwise).
+    pub fn deserialize_object<'de, D: de::Deserializer<'de>>(
+        &mut self,
+        deserializer: D,
+        projection: &Projection,
+    ) -> Result<(), D::Error> {
+        self.reset(projection);
+        deserializer.deserialize_map(StrictObject(ObjectSeed {
+            node: &projection.root,
+            vals: &mut self.vals,
+        }))
     }
 
     fn reset(&mut self, projection: &Projection) {
@@ -484,6 +501,21 @@ impl<'de> Visitor<'de> for ObjectSeed<'_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(())
+    }
+}
+
+/// An [`ObjectSeed`] that accepts only objects.
+struct StrictObject<'p, 'v>(ObjectSeed<'p, 'v>);
+
+impl<'de> Visitor<'de> for StrictObject<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a record object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        self.0.visit_map(map)
     }
 }
 

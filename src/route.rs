@@ -1,11 +1,13 @@
 //! Routing: for one event and one rule set, the decision of every portal (RULES.md, "Routing one
 //! event"). Pure: the already-invited check and the log belong to the engine.
 
+use crate::compile::Op;
+use crate::eval::Ctx;
 use crate::event::EventKind;
-use crate::interp::{self, Env};
-use crate::ir::{FieldId, FieldTable, read_field};
+use crate::ir::FieldId;
+use crate::record::{Access, JsonRecord, Val};
 use crate::rules::{Portal, RuleSet, Status};
-use crate::value::{Truth, Value};
+use crate::value::Truth;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -119,50 +121,57 @@ pub enum EventError {
     },
 }
 
-fn text(fields: &FieldTable, record: &serde_json::Value, id: FieldId) -> Option<String> {
-    let info = fields.get(id)?;
-    match read_field(record, info).value {
-        Value::Str(s) => Some(s),
-        Value::Int(i) => Some(i.to_string()),
+fn text<R: Access + ?Sized>(set: &RuleSet, record: &R, id: FieldId) -> Option<String> {
+    let slot = id.0 as usize;
+    let meta = set.compiled.fields.get(slot)?;
+    match record.load(slot, meta) {
+        Val::Str(s) => Some(s.into_owned()),
+        Val::Int(i) => Some(i.to_string()),
         _ => None,
     }
 }
 
-fn record_id(set: &RuleSet, portal: &Portal, record: &serde_json::Value) -> Result<String, EventError> {
-    let info = set.fields.get(portal.identity.id);
-    let field = info.map(|i| i.display()).unwrap_or_default();
-    let raw = info.and_then(|i| crate::ir::lookup_json(record, &i.path));
-    match raw {
-        None | Some(serde_json::Value::Null) => Err(EventError::MissingRecordId {
+fn record_id<R: Access + ?Sized>(set: &RuleSet, portal: &Portal, record: &R) -> Result<String, EventError> {
+    let slot = portal.identity.id.0 as usize;
+    let field = set.fields.get(portal.identity.id).map(|i| i.display()).unwrap_or_default();
+    let Some(meta) = set.compiled.fields.get(slot) else {
+        return Err(EventError::MissingRecordId {
+            portal: portal.name.clone(),
+            field,
+        });
+    };
+    match record.load(slot, meta) {
+        Val::Null => Err(EventError::MissingRecordId {
             portal: portal.name.clone(),
             field,
         }),
-        Some(serde_json::Value::String(s)) if s.trim().is_empty() => Err(EventError::MissingRecordId {
+        Val::Str(s) if s.trim().is_empty() => Err(EventError::MissingRecordId {
             portal: portal.name.clone(),
             field,
         }),
-        Some(serde_json::Value::String(s)) => Ok(s.clone()),
-        Some(serde_json::Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
-        Some(other) => Err(EventError::BadRecordId {
+        Val::Str(s) => Ok(s.into_owned()),
+        Val::Int(i) => Ok(i.to_string()),
+        other => Err(EventError::BadRecordId {
             field,
             found: match other {
-                serde_json::Value::Bool(_) => "a boolean".into(),
-                serde_json::Value::Number(_) => "a decimal number".into(),
-                serde_json::Value::Array(_) => "an array".into(),
-                _ => "an object".into(),
+                Val::Bool(_) => "a boolean".into(),
+                Val::Dec(_) => "a decimal number".into(),
+                Val::List(_) => "an array".into(),
+                Val::Object => "an object".into(),
+                _ => "a value of another type".into(),
             },
         }),
     }
 }
 
-/// Evaluates a condition with the reference semantics.
-pub fn eval(set: &RuleSet, node: &crate::ir::Node, record: &serde_json::Value, now: DateTime<Utc>) -> Truth {
-    let env = Env {
+/// Evaluates a compiled condition on a record.
+fn truth<R: Access + ?Sized>(set: &RuleSet, op: &Op, record: &R, now: DateTime<Utc>) -> Truth {
+    let ctx = Ctx {
         record,
-        fields: &set.fields,
+        fields: &set.compiled.fields,
         now,
     };
-    interp::truth(node, &env)
+    crate::eval::op(op, &ctx)
 }
 
 /// Decides every portal for an event, up to (not including) the already-invited check, which
@@ -171,29 +180,41 @@ pub fn decide(set: &RuleSet, event: &Event, now: DateTime<Utc>) -> Result<Vec<De
     if !event.record.is_object() {
         return Err(EventError::NotAnObject);
     }
+    decide_with(set, event.kind, &JsonRecord(&event.record), now)
+}
+
+/// [`decide`] over any record the evaluator can read (compact records on the `herald route`
+/// path).
+pub fn decide_with<R: Access + ?Sized>(
+    set: &RuleSet,
+    kind: EventKind,
+    record: &R,
+    now: DateTime<Utc>,
+) -> Result<Vec<Decision>, EventError> {
     let mut out = Vec::with_capacity(set.portals.len());
-    for portal in &set.portals {
-        let record_id = record_id(set, portal, &event.record)?;
+    for (idx, portal) in set.portals.iter().enumerate() {
+        let record_id = record_id(set, portal, record)?;
         let mut d = Decision {
             portal: portal.name.clone(),
             record_id,
-            record_name: text(&set.fields, &event.record, portal.identity.name),
+            record_name: None,
             email: None,
             outcome: Outcome::Skipped,
             language: None,
             reason: None,
             message: None,
             sender_group: portal.group.clone(),
-            event: event.kind,
+            event: kind,
             time: now,
             rule_set_version: set.version.clone(),
         };
-        match choose_language(set, portal, event, now) {
+        match choose_language(set, idx, kind, record, now) {
             Err(reason) => d.reason = Some(reason),
             Ok(language) => {
+                d.record_name = text(set, record, portal.identity.name);
                 d.language = Some(language);
                 d.outcome = Outcome::Invited;
-                let raw_email = text(&set.fields, &event.record, portal.identity.email);
+                let raw_email = text(set, record, portal.identity.email);
                 match raw_email.as_deref().map(crate::email::check) {
                     None => {
                         d.outcome = Outcome::Failed;
@@ -219,27 +240,152 @@ pub fn decide(set: &RuleSet, event: &Event, now: DateTime<Utc>) -> Result<Vec<De
     Ok(out)
 }
 
-/// Steps 1 to 3 of routing: the language, or why the portal skips the event.
-pub fn choose_language(set: &RuleSet, portal: &Portal, event: &Event, now: DateTime<Utc>) -> Result<String, Reason> {
+/// Steps 1 to 3 of routing for portal number `idx`: the language, or why the portal skips.
+pub fn choose_language<R: Access + ?Sized>(
+    set: &RuleSet,
+    idx: usize,
+    kind: EventKind,
+    record: &R,
+    now: DateTime<Utc>,
+) -> Result<String, Reason> {
+    let (Some(portal), Some(prog)) = (set.portals.get(idx), set.compiled.portals.get(idx)) else {
+        return Err(Reason::NoLanguageMatched);
+    };
     if portal.status == Status::Paused {
         return Err(Reason::Paused);
     }
-    if !portal.triggered_by(event.kind) {
+    if !portal.triggered_by(kind) {
         return Err(Reason::EventNotSelected);
     }
-    if let Some(req) = &portal.require {
-        if eval(set, &req.node, &event.record, now) != Truth::True {
+    if let Some(req) = &prog.require {
+        if truth(set, req, record, now) != Truth::True {
             return Err(Reason::CommonConditionNotMet);
         }
     }
-    for b in &portal.branches {
-        let hit = match &b.when {
+    for (b, op) in portal.branches.iter().zip(&prog.branches) {
+        let hit = match op {
             None => true,
-            Some(c) => eval(set, &c.node, &event.record, now) == Truth::True,
+            Some(op) => truth(set, op, record, now) == Truth::True,
         };
         if hit {
             return Ok(b.language.clone());
         }
     }
     portal.otherwise.clone().ok_or(Reason::NoLanguageMatched)
+}
+
+/// Parses one JSON Lines event (`{"event": "create"|"update", "record": {...}}`) from bytes,
+/// building only the record fields in `projection`. Errors say what is wrong with the line.
+pub fn parse_event_line(
+    bytes: &[u8],
+    projection: &crate::record::Projection,
+) -> Result<(EventKind, crate::record::CompactRecord), String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("invalid UTF-8 at byte offset {}", e.valid_up_to()))?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let mut record = crate::record::CompactRecord::default();
+    let parsed = serde::Deserializer::deserialize_any(
+        &mut de,
+        LineVisitor {
+            projection,
+            record: &mut record,
+        },
+    );
+    let (kind, has_record) = match parsed {
+        Ok(x) => x,
+        Err(e) => return Err(line_error(&e)),
+    };
+    de.end().map_err(|e| format!("invalid JSON: {e}"))?;
+    let kind = match kind {
+        Some(Ok(k)) => k,
+        Some(Err(s)) => return Err(format!("unknown event kind `{s}`; expected \"create\" or \"update\"")),
+        None => return Err(String::from("missing `event` (\"create\" or \"update\")")),
+    };
+    if !has_record {
+        return Err(String::from("missing `record`"));
+    }
+    Ok((kind, record))
+}
+
+fn line_error(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    if msg.starts_with("invalid type") && msg.contains("expected a JSON event object") {
+        String::from("expected a JSON object {\"event\": ..., \"record\": {...}}")
+    } else if msg.contains("expected a record object") {
+        String::from("`record` must be a JSON object")
+    } else if msg.contains("expected an event kind") {
+        String::from("`event` must be the string \"create\" or \"update\"")
+    } else {
+        format!("invalid JSON: {msg}")
+    }
+}
+
+struct LineVisitor<'p, 'r> {
+    projection: &'p crate::record::Projection,
+    record: &'r mut crate::record::CompactRecord,
+}
+
+impl<'de> serde::de::Visitor<'de> for LineVisitor<'_, '_> {
+    type Value = (Option<Result<EventKind, String>>, bool);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON event object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut kind = None;
+        let mut has_record = false;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match &*key {
+                "event" => {
+                    let s: std::borrow::Cow<'de, str> = map.next_value_seed(KindSeed)?;
+                    kind = Some(EventKind::parse(&s).ok_or_else(|| s.into_owned()));
+                }
+                "record" => {
+                    map.next_value_seed(RecordSeed {
+                        projection: self.projection,
+                        record: &mut *self.record,
+                    })?;
+                    has_record = true;
+                }
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok((kind, has_record))
+    }
+}
+
+struct KindSeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for KindSeed {
+    type Value = std::borrow::Cow<'de, str>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = std::borrow::Cow<'de, str>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an event kind")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+                Ok(std::borrow::Cow::Borrowed(s))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(std::borrow::Cow::Owned(s.to_string()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+struct RecordSeed<'p, 'r> {
+    projection: &'p crate::record::Projection,
+    record: &'r mut crate::record::CompactRecord,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for RecordSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.record.deserialize_object(d, self.projection)
+    }
 }

@@ -22,6 +22,74 @@ pub struct RuleSet {
     pub fields: FieldTable,
     /// A hash of the sources: recorded with every decision.
     pub version: String,
+    /// The optimized, compiled conditions routing runs.
+    pub compiled: Compiled,
+}
+
+/// The compiled form of a rule set's conditions: optimized programs over the rule set's field
+/// slots, and the projection that keeps exactly the fields it reads.
+#[derive(Debug, Clone, Default)]
+pub struct Compiled {
+    /// Field metadata by slot.
+    pub fields: Vec<crate::record::FieldMeta>,
+    /// The fields to keep when parsing records from JSON bytes.
+    pub projection: crate::record::Projection,
+    /// Per portal, in rule-set order.
+    pub portals: Vec<PortalProgram>,
+}
+
+/// One portal's compiled conditions.
+#[derive(Debug, Clone)]
+pub struct PortalProgram {
+    /// `require`.
+    pub require: Option<crate::compile::Op>,
+    /// One per `invite` branch, `None` for a branch without condition.
+    pub branches: Vec<Option<crate::compile::Op>>,
+    /// True when some condition reads the clock.
+    pub uses_clock: bool,
+}
+
+impl Compiled {
+    /// Optimizes and compiles every condition of the portals over the field table.
+    pub fn of(portals: &[Portal], fields: &FieldTable) -> Compiled {
+        let compile = |c: &Cond| {
+            let opt = crate::opt::optimize(&c.node);
+            let clock = crate::compile::Program::new(&opt, &FieldTable::default()).uses_clock;
+            (crate::compile::compile(&opt), clock)
+        };
+        let portals = portals
+            .iter()
+            .map(|p| {
+                let mut uses_clock = false;
+                let require = p.require.as_ref().map(|c| {
+                    let (op, clock) = compile(c);
+                    uses_clock |= clock;
+                    op
+                });
+                let branches = p
+                    .branches
+                    .iter()
+                    .map(|b| {
+                        b.when.as_ref().map(|c| {
+                            let (op, clock) = compile(c);
+                            uses_clock |= clock;
+                            op
+                        })
+                    })
+                    .collect();
+                PortalProgram {
+                    require,
+                    branches,
+                    uses_clock,
+                }
+            })
+            .collect();
+        Compiled {
+            fields: crate::record::field_metas(fields),
+            projection: crate::record::Projection::of(fields),
+            portals,
+        }
+    }
 }
 
 /// Whether a portal sends invitations.

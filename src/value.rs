@@ -31,7 +31,8 @@ impl Truth {
         if b { Truth::True } else { Truth::False }
     }
 
-    /// Kleene negation.
+    /// Kleene negation (also available as the `!` operator).
+    #[allow(clippy::should_implement_trait)]
     pub fn not(self) -> Truth {
         match self {
             Truth::True => Truth::False,
@@ -56,6 +57,13 @@ impl Truth {
             (Truth::False, Truth::False) => Truth::False,
             _ => Truth::Unknown,
         }
+    }
+}
+
+impl std::ops::Not for Truth {
+    type Output = Truth;
+    fn not(self) -> Truth {
+        Truth::not(self)
     }
 }
 

@@ -445,6 +445,10 @@ impl<'a> ExprChecker<'a> {
             format!("`{}` takes {want}, but {what} is {}", name.name, t.name()),
         )
         .with_label(format!("{} value", t.name()))
+        .with_help(match name.name.as_str() {
+            "len" => String::from("`len` counts the characters of a text or the elements of a list"),
+            other => format!("`{other}` changes text; apply it to a text field"),
+        })
     }
 
     fn binary(&mut self, op: BinOp, op_span: Span, lhs: &ast::Expr, rhs: &ast::Expr, span: Span) -> Option<Node> {
@@ -562,6 +566,30 @@ impl<'a> ExprChecker<'a> {
                 _ => format!("{} is {}", describe(e), t.name()),
             }
         };
+        // The text operators on something that is not text (or, for `contains`, not a list): the
+        // left operand is the mistake, whatever the right one is.
+        let text_op = matches!(op, BinOp::Contains | BinOp::StartsWith | BinOp::EndsWith);
+        let lhs_wrong = match op {
+            BinOp::Contains => !matches!(lt, Ty::Str | Ty::List(_) | Ty::Any | Ty::Null),
+            BinOp::StartsWith | BinOp::EndsWith => !matches!(lt, Ty::Str | Ty::Any | Ty::Null),
+            _ => false,
+        };
+        if text_op && lhs_wrong {
+            let works_on = if op == BinOp::Contains { "text and lists" } else { "text" };
+            return Diagnostic::error(
+                Code::TypeMismatch,
+                lhs.span,
+                format!("`{}` works on {works_on}, but {}", op.as_str(), field_note(lhs, lt)),
+            )
+            .with_label(format!("{} value", lt.name()))
+            .with_help(match op {
+                BinOp::Contains if lt.is_numeric() => {
+                    String::from("compare numbers with `==`, `<` or `>`, or test several values with `in [...]`")
+                }
+                _ if lt.is_numeric() || lt.is_temporal() => String::from("compare it with `==`, `<`, `>`, or use `in [...]`"),
+                _ => format!("apply `{}` to a text field", op.as_str()),
+            });
+        }
         let message = format!(
             "`{}` cannot compare {} with {}",
             op.as_str(),
@@ -665,7 +693,7 @@ impl<'a> ExprChecker<'a> {
             _ => return,
         };
         for (v, span) in values {
-            if allowed.iter().any(|a| *a == v) {
+            if allowed.contains(&v) {
                 continue;
             }
             let mut d = Diagnostic::error(

@@ -30,6 +30,9 @@ pub type SchemaResolver<'a> = dyn FnMut(&str, &str) -> Result<(String, String), 
 struct Ctx<'a> {
     sources: &'a mut Sources,
     diags: Vec<Diagnostic>,
+    /// Fields declared with an unknown type: not reported again as unknown fields.
+    poisoned: Vec<String>,
+    partial: &'a Partial,
 }
 
 impl Ctx<'_> {
@@ -38,34 +41,63 @@ impl Ctx<'_> {
     }
 }
 
+/// What the checker must know about the files of a rule set that did not parse completely, so
+/// that it does not report consequences of a syntax error as errors of their own.
+#[derive(Debug, Clone, Default)]
+pub struct Partial {
+    /// Files whose lowering reported errors: their AST may lack the lines that failed, so a
+    /// portal there is not reported for a missing `invite` or a default identity.
+    pub incomplete: Vec<SourceId>,
+    /// Schema names declared in files that did not parse at all: `records` may name them.
+    pub schemas: Vec<String>,
+    /// Portal names declared in files that did not parse at all: tests may name them.
+    pub portals: Vec<String>,
+}
+
 /// Checks parsed rule files as one rule set. Returns the rule set when there is no error, and
 /// every diagnostic (errors and warnings) either way.
 pub fn check(
+    sources: Sources,
+    files: &[(SourceId, ast::RuleFile)],
+    resolve: &mut SchemaResolver<'_>,
+) -> (Option<RuleSet>, Vec<Diagnostic>, Sources) {
+    check_partial(sources, files, &Partial::default(), resolve)
+}
+
+/// [`check`] for a rule set some of whose files did not parse completely (see [`Partial`]).
+pub fn check_partial(
     mut sources: Sources,
     files: &[(SourceId, ast::RuleFile)],
+    partial: &Partial,
     resolve: &mut SchemaResolver<'_>,
 ) -> (Option<RuleSet>, Vec<Diagnostic>, Sources) {
     let mut cx = Ctx {
         sources: &mut sources,
         diags: Vec::new(),
+        poisoned: Vec::new(),
+        partial,
     };
     let mut schemas: Vec<Schema> = Vec::new();
+    // Schemas whose fields are not known (their metadata file failed): conditions on them are
+    // checked as if there were no schema, rather than reporting every field as unknown.
+    let mut broken: Vec<bool> = Vec::new();
     let mut schema_names: HashMap<String, (SourceId, Span)> = HashMap::new();
     // Schemas first: portals may name a schema declared in another file.
     for (src, file) in files {
         for item in &file.items {
             if let Item::Schema(decl) = item {
                 if let Some((first_src, first_span)) = schema_names.get(&decl.name.name) {
-                    let d = duplicate("schema", &decl.name.name, decl.name.span, *first_src, *first_span);
+                    let d = duplicate("schema", &decl.name.name, (*src, decl.name.span), *first_src, *first_span);
                     cx.err(*src, d);
                     continue;
                 }
                 schema_names.insert(decl.name.name.clone(), (*src, decl.name.span));
                 let fields = match &decl.body {
-                    SchemaBody::Fields(fields) => field_decls(&mut cx, *src, fields),
+                    SchemaBody::Fields(fields) => Some(field_decls(&mut cx, *src, fields)),
                     SchemaBody::File(path) => schema_file(&mut cx, *src, &decl.name.name, path, resolve),
                 };
-                schemas.push(Schema::new(decl.name.name.clone(), fields));
+                broken.push(fields.is_none());
+                schemas.push(Schema::new(decl.name.name.clone(), fields.unwrap_or_default()));
             }
         }
     }
@@ -76,12 +108,12 @@ pub fn check(
         for item in &file.items {
             if let Item::Portal(decl) = item {
                 if let Some((first_src, first_span)) = portal_names.get(&decl.name.value) {
-                    let d = duplicate("portal", &decl.name.value, decl.name.span, *first_src, *first_span);
+                    let d = duplicate("portal", &decl.name.value, (*src, decl.name.span), *first_src, *first_span);
                     cx.err(*src, d);
                     continue;
                 }
                 portal_names.insert(decl.name.value.clone(), (*src, decl.name.span));
-                if let Some(p) = portal(&mut cx, *src, decl, &schemas, &mut fields) {
+                if let Some(p) = portal(&mut cx, *src, decl, &schemas, &broken, &mut fields) {
                     portals.push(p);
                 }
             }
@@ -93,12 +125,12 @@ pub fn check(
         for item in &file.items {
             if let Item::Test(decl) = item {
                 if let Some((first_src, first_span)) = test_names.get(&decl.name.value) {
-                    let d = duplicate("test", &decl.name.value, decl.name.span, *first_src, *first_span);
+                    let d = duplicate("test", &decl.name.value, (*src, decl.name.span), *first_src, *first_span);
                     cx.err(*src, d);
                     continue;
                 }
                 test_names.insert(decl.name.value.clone(), (*src, decl.name.span));
-                if let Some(t) = test_case(&mut cx, *src, decl, &portals) {
+                if let Some(t) = test_case(&mut cx, *src, decl, &portals, &portal_names) {
                     tests.push(t);
                 }
             }
@@ -109,6 +141,7 @@ pub fn check(
     if diags.iter().any(Diagnostic::is_error) {
         return (None, diags, sources);
     }
+    let compiled = Compiled::of(&portals, &fields);
     let set = RuleSet {
         sources: sources.clone(),
         schemas,
@@ -116,6 +149,7 @@ pub fn check(
         tests,
         fields,
         version,
+        compiled,
     };
     (Some(set), diags, sources)
 }
@@ -139,14 +173,17 @@ pub fn version_of(sources: &Sources) -> String {
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-fn duplicate(kind: &str, name: &str, span: Span, first_src: SourceId, first_span: Span) -> Diagnostic {
+fn duplicate(kind: &str, name: &str, (src, span): (SourceId, Span), first_src: SourceId, first_span: Span) -> Diagnostic {
+    // Placed in its file before the secondary label is added: `in_source` would otherwise move a
+    // label in another file along with it.
     let mut d = Diagnostic::error(
         Code::DuplicateName,
         span,
         format!("there is already a {kind} named `{name}` in this rule set"),
     )
     .with_label(format!("second {kind} `{name}`"))
-    .with_help(format!("rename one of them; {kind} names are unique across all files of a rule set"));
+    .with_help(format!("rename one of them; {kind} names are unique across all files of a rule set"))
+    .in_source(src);
     d.secondary.push(crate::diagnostics::Label {
         source: first_src,
         span: first_span,
@@ -181,11 +218,23 @@ fn field_decls(cx: &mut Ctx<'_>, src: SourceId, decls: &[ast::FieldDecl]) -> Vec
                         format!("unknown field type `{}`", ident.name),
                     )
                     .with_label("not a field type");
+                    cx.poisoned.push(decl.name.name.clone());
                     let all = FieldType::SIMPLE_NAMES
                         .iter()
                         .copied()
                         .chain(["picklist", "multiselect", "object"]);
-                    d = match schema::did_you_mean(&ident.name, all) {
+                    let alias = match ident.name.to_ascii_lowercase().as_str() {
+                        "string" | "str" | "varchar" | "textarea" => Some("text"),
+                        "int" | "bigint" | "long" => Some("integer"),
+                        "number" | "numeric" => Some("integer` or `decimal"),
+                        "float" | "double" | "percent" | "real" => Some("decimal"),
+                        "money" => Some("currency"),
+                        "bool" => Some("boolean"),
+                        "timestamp" | "date_time" | "date-time" => Some("datetime"),
+                        "multiselectpicklist" | "multipicklist" => Some("multiselect"),
+                        _ => None,
+                    };
+                    d = match alias.or_else(|| schema::did_you_mean(&ident.name, all)) {
                         Some(s) => d.with_help(format!("did you mean `{s}`?")),
                         None => d.with_help(format!(
                             "the types are {}, picklist [...], multiselect [...] and object {{ ... }}",
@@ -235,30 +284,58 @@ fn schema_file(
     name: &str,
     path: &ast::StrLit,
     resolve: &mut SchemaResolver<'_>,
-) -> Vec<Field> {
+) -> Option<Vec<Field>> {
     let from = cx.sources.get(src).map(|f| f.name.clone()).unwrap_or_default();
     match resolve(&from, &path.value) {
         Ok((resolved, text)) => match Schema::from_field_metadata(name, &text) {
             Ok(s) => {
                 cx.sources.add(resolved, text);
-                s.fields
+                Some(s.fields)
             }
             Err(e) => {
-                let at = if e.line > 0 {
-                    format!(" (line {}, column {})", e.line, e.column)
-                } else {
-                    String::new()
-                };
-                cx.err(
-                    src,
-                    Diagnostic::error(
-                        Code::InvalidSchemaFile,
-                        path.span,
-                        format!("cannot read field metadata from `{resolved}`{at}: {}", e.message),
+                let help = if e.message.starts_with(schema::UNKNOWN_DATA_TYPE) {
+                    format!(
+                        "the data types Herald reads are {}; see docs/schemas.md",
+                        schema::DATA_TYPES.join(", ")
                     )
-                    .with_help("the file must be a JSON object {\"fields\": [{\"api_name\": ..., \"data_type\": ...}]}; see docs/schemas.md"),
-                );
-                Vec::new()
+                } else {
+                    String::from(
+                        "the file must be a JSON object {\"fields\": [{\"api_name\": ..., \"data_type\": ...}, ...]}; see docs/schemas.md",
+                    )
+                };
+                let message = format!("invalid field metadata in `{}`: {}", path.value, e.message);
+                if e.line > 0 {
+                    // Point at the place in the JSON file, and show where the rule file names it.
+                    let json = cx.sources.add(resolved, text);
+                    let at = cx
+                        .sources
+                        .get(json)
+                        .map_or(0, |f| offset_of(&f.text, e.line, e.column));
+                    let len = cx
+                        .sources
+                        .get(json)
+                        .and_then(|f| f.text.get(at..))
+                        .and_then(|rest| rest.chars().next())
+                        .map_or(0, char::len_utf8);
+                    let mut d = Diagnostic::error(Code::InvalidSchemaFile, Span::new(at, at + len), message)
+                        .with_label("here")
+                        .with_help(help)
+                        .in_source(json);
+                    d.secondary.push(crate::diagnostics::Label {
+                        source: src,
+                        span: path.span,
+                        message: format!("schema `{name}` is read from this file"),
+                    });
+                    cx.diags.push(d);
+                } else {
+                    cx.err(
+                        src,
+                        Diagnostic::error(Code::InvalidSchemaFile, path.span, message)
+                            .with_label("this file")
+                            .with_help(help),
+                    );
+                }
+                None
             }
         },
         Err(message) => {
@@ -269,9 +346,10 @@ fn schema_file(
                     path.span,
                     format!("cannot read `{}`: {message}", path.value),
                 )
-                .with_help("the path is relative to the rule file's directory"),
+                .with_label("this file")
+                .with_help("the path is relative to the directory of the rule file that names it"),
             );
-            Vec::new()
+            None
         }
     }
 }
@@ -283,9 +361,11 @@ fn portal(
     src: SourceId,
     decl: &ast::PortalDecl,
     schemas: &[Schema],
+    broken: &[bool],
     fields: &mut FieldTable,
 ) -> Option<Portal> {
     let mut ok = true;
+    let incomplete = cx.partial.incomplete.contains(&src);
     let mut seen: HashMap<&'static str, Span> = HashMap::new();
     let mut once = |cx: &mut Ctx<'_>, key: &'static str, span: Span| -> bool {
         if let Some(first) = seen.get(key) {
@@ -313,6 +393,8 @@ fn portal(
             }
             match schemas.iter().position(|s| s.name == ident.name) {
                 Some(i) => schema_idx = Some(i),
+                // Declared in a file with a syntax error: already reported there.
+                None if cx.partial.schemas.contains(&ident.name) => ok = false,
                 None => {
                     ok = false;
                     let mut d = Diagnostic::error(
@@ -337,7 +419,9 @@ fn portal(
             }
         }
     }
-    let schema = schema_idx.and_then(|i| schemas.get(i).map(|s| (i, s)));
+    let schema = schema_idx
+        .filter(|i| !broken.get(*i).copied().unwrap_or(false))
+        .and_then(|i| schemas.get(i).map(|s| (i, s)));
     let mut identity_paths: Option<(Vec<ast::Path>, Span)> = None;
     let mut group = None;
     let mut status = Status::Active;
@@ -441,6 +525,7 @@ fn portal(
                     cx.err(
                         src,
                         Diagnostic::error(Code::OtherwiseNotLast, *last, "`otherwise` must be the last `invite` line")
+                            .with_label("the fallback")
                             .with_secondary(inv.span, "this line comes after it")
                             .with_help("move the `invite ... otherwise` line to the end of the portal"),
                     );
@@ -454,6 +539,7 @@ fn portal(
                             a,
                             "an `invite` line without a condition takes every record, so it must be the last one",
                         )
+                        .with_label("takes every record")
                         .with_secondary(inv.span, "this line can never be used")
                         .with_help("give it a condition with `when`, or write it last as `invite \"..\" otherwise`"),
                     );
@@ -483,15 +569,14 @@ fn portal(
                     },
                 }
             }
-            PortalItem::Unknown(key, span) => {
+            PortalItem::Unknown(key, _) => {
                 ok = false;
                 let mut d = Diagnostic::error(
                     Code::UnknownKey,
                     key.span,
                     format!("unknown key `{}` in a portal", key.name),
                 )
-                .with_label("not a portal key")
-                .with_secondary(*span, "this line");
+                .with_label("not a portal key");
                 d = match schema::did_you_mean(&key.name, PORTAL_KEYS.iter().copied()) {
                     Some(s) => d.with_help(format!("did you mean `{s}`? the keys are {}", PORTAL_KEYS.join(", "))),
                     None => d.with_help(format!("the keys are {}", PORTAL_KEYS.join(", "))),
@@ -500,7 +585,10 @@ fn portal(
             }
         }
     }
-    if n_invites == 0 {
+    if n_invites == 0 && incomplete {
+        // A line that failed to parse may be the `invite` line.
+        ok = false;
+    } else if n_invites == 0 {
         ok = false;
         cx.err(
             src,
@@ -509,7 +597,12 @@ fn portal(
                 .with_help("add a line such as `invite \"fr\" when Mailing_Country == \"FR\"`, or `invite \"fr\"` for everyone who meets `require`"),
         );
     }
-    let identity = identity(cx, src, decl, identity_paths, schema, fields);
+    let identity = if incomplete && identity_paths.is_none() {
+        // The `identity` line may be the one that failed to parse: check nothing.
+        identity(cx, src, decl, None, None, fields)
+    } else {
+        identity(cx, src, decl, identity_paths, schema, fields)
+    };
     if !ok {
         return None;
     }
@@ -538,8 +631,16 @@ fn condition(
 ) -> Option<Cond> {
     let mut checker = ExprChecker::new(schema, fields);
     let node = checker.condition(expr);
-    let diags = std::mem::take(&mut checker.diags);
+    let mut diags = std::mem::take(&mut checker.diags);
     let failed = diags.iter().any(Diagnostic::is_error);
+    if !cx.poisoned.is_empty() {
+        // A field declared with an unknown type is left out of the schema; that was reported.
+        let text = cx.sources.get(src).map(|f| f.text.as_str()).unwrap_or("");
+        diags.retain(|d| {
+            let name = text.get(d.span.start..d.span.end).unwrap_or("").trim_matches('`');
+            !(d.code == Code::UnknownField && cx.poisoned.iter().any(|p| p == name))
+        });
+    }
     for d in diags {
         cx.err(src, d);
     }
@@ -611,6 +712,11 @@ fn identity(
                     let suggestion = schema::did_you_mean(&shown, s.fields.iter().map(|f| f.name.as_str()));
                     d = match (suggestion, written) {
                         (Some(x), true) => d.with_help(format!("did you mean `{x}`?")),
+                        (None, true) => d.with_help(format!(
+                            "the fields of `{}` are: {}",
+                            s.name,
+                            field_list(&s.fields)
+                        )),
                         _ => d.with_help(format!(
                             "name the fields with a line such as `identity id, Full_Name, Email` (id, display name, email){}",
                             suggestion.map(|x| format!("; did you mean `{x}` for the {role}?")).unwrap_or_default()
@@ -627,10 +733,10 @@ fn identity(
                     };
                     if !fits {
                         ok = false;
-                        let want = match i {
-                            0 => "text or integer",
-                            1 => "text",
-                            _ => "email or text",
+                        let (want, a_want) = match i {
+                            0 => ("text or integer", "a text or integer"),
+                            1 => ("text", "a text"),
+                            _ => ("email or text", "an email or text"),
                         };
                         cx.err(
                             src,
@@ -639,7 +745,7 @@ fn identity(
                                 *pspan,
                                 format!("the {role} field `{}` is {}, it must be {want}", path.join("."), f.ty.name()),
                             )
-                            .with_help(format!("name a {want} field as the {role}")),
+                            .with_help(format!("name {a_want} field as the {role}")),
                         );
                         continue;
                     }
@@ -666,8 +772,15 @@ fn identity(
     }
 }
 
-fn test_case(cx: &mut Ctx<'_>, src: SourceId, decl: &ast::TestDecl, portals: &[Portal]) -> Option<TestCase> {
+fn test_case(
+    cx: &mut Ctx<'_>,
+    src: SourceId,
+    decl: &ast::TestDecl,
+    portals: &[Portal],
+    declared: &HashMap<String, (SourceId, Span)>,
+) -> Option<TestCase> {
     let mut ok = true;
+    let mut n_expect = 0;
     let mut record = None;
     let mut event = EventKind::Create;
     let mut now = None;
@@ -686,10 +799,20 @@ fn test_case(cx: &mut Ctx<'_>, src: SourceId, decl: &ast::TestDecl, portals: &[P
                         ok = false;
                         let offset = offset_of(text, e.line(), e.column());
                         let at = span.start + offset;
+                        let len = text.get(offset..).and_then(|r| r.chars().next()).map_or(1, char::len_utf8);
+                        // serde_json's message ends with a position relative to the record;
+                        // the span gives the position in the file instead.
+                        let full = e.to_string();
+                        let what = full.rfind(" at line ").and_then(|i| full.get(..i)).unwrap_or(&full);
                         cx.err(
                             src,
-                            Diagnostic::error(Code::InvalidTest, Span::new(at, (at + 1).min(span.end)), format!("the record is not valid JSON: {e}"))
-                                .with_help("write the record as a JSON object: keys in double quotes, no trailing commas"),
+                            Diagnostic::error(
+                                Code::InvalidTest,
+                                Span::new(at, (at + len).min(span.end)),
+                                format!("the record is not valid JSON: {what}"),
+                            )
+                            .with_label("here")
+                            .with_help("write the record as a JSON object: keys and strings in double quotes, no trailing commas"),
                         );
                     }
                 }
@@ -712,22 +835,61 @@ fn test_case(cx: &mut Ctx<'_>, src: SourceId, decl: &ast::TestDecl, portals: &[P
                 }
             }
             TestItem::Expect(exp, span) => {
-                if !portals.iter().any(|p| p.name == exp.portal.value) {
+                n_expect += 1;
+                let name = &exp.portal.value;
+                // A portal that is declared but has errors of its own is not reported again here.
+                if !declared.contains_key(name) && !cx.partial.portals.contains(name) {
                     ok = false;
-                    let mut d = Diagnostic::error(Code::InvalidTest, exp.portal.span, format!("there is no portal named \"{}\"", exp.portal.value));
-                    if let Some(s) = schema::did_you_mean(&exp.portal.value, portals.iter().map(|p| p.name.as_str())) {
-                        d = d.with_help(format!("did you mean \"{s}\"?"));
-                    }
+                    let mut names: Vec<&str> = declared.keys().map(String::as_str).collect();
+                    names.sort_unstable();
+                    let mut d = Diagnostic::error(Code::InvalidTest, exp.portal.span, format!("there is no portal named \"{name}\""))
+                        .with_label("unknown portal");
+                    d = match schema::did_you_mean(name, names.iter().copied()) {
+                        Some(s) => d.with_help(format!("did you mean \"{s}\"? portal names are exact, case included")),
+                        None if names.is_empty() => d.with_help("this rule set declares no portal"),
+                        None => d.with_help(format!(
+                            "the portals are {}",
+                            names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+                        )),
+                    };
                     cx.err(src, d);
                     continue;
                 }
                 let expected = match &exp.outcome {
-                    ExpectedOutcome::Invites(l) => Expected::Invites(l.value.clone()),
+                    ExpectedOutcome::Invites(l) => {
+                        // The test can only pass if the portal has an `invite` line in that language.
+                        if let Some(p) = portals.iter().find(|p| &p.name == name) {
+                            let langs: Vec<&str> = p
+                                .branches
+                                .iter()
+                                .map(|b| b.language.as_str())
+                                .chain(p.otherwise.as_deref())
+                                .collect();
+                            if !langs.iter().any(|x| x.eq_ignore_ascii_case(&l.value)) {
+                                ok = false;
+                                cx.err(
+                                    src,
+                                    Diagnostic::error(
+                                        Code::InvalidTest,
+                                        l.span,
+                                        format!("the portal \"{name}\" never invites in \"{}\"", l.value),
+                                    )
+                                    .with_label("no `invite` line in this language")
+                                    .with_help(format!(
+                                        "its languages are {}",
+                                        langs.iter().map(|x| format!("\"{x}\"")).collect::<Vec<_>>().join(", ")
+                                    )),
+                                );
+                                continue;
+                            }
+                        }
+                        Expected::Invites(l.value.clone())
+                    }
                     ExpectedOutcome::DoesNotInvite(reason) => {
                         if let Some(r) = reason {
                             if !SKIP_REASONS.contains(&r.name.as_str()) {
                                 ok = false;
-                                cx.err(src, unknown_reason(r, SKIP_REASONS));
+                                cx.err(src, unknown_reason(r, false));
                                 continue;
                             }
                         }
@@ -736,7 +898,7 @@ fn test_case(cx: &mut Ctx<'_>, src: SourceId, decl: &ast::TestDecl, portals: &[P
                     ExpectedOutcome::Fails(r) => {
                         if !FAIL_REASONS.contains(&r.name.as_str()) {
                             ok = false;
-                            cx.err(src, unknown_reason(r, FAIL_REASONS));
+                            cx.err(src, unknown_reason(r, true));
                             continue;
                         }
                         Expected::Fails(r.name.clone())
@@ -750,11 +912,11 @@ fn test_case(cx: &mut Ctx<'_>, src: SourceId, decl: &ast::TestDecl, portals: &[P
             }
         }
     }
-    if record.is_none() && ok {
+    if record.is_none() && !decl.items.iter().any(|i| matches!(i, TestItem::Record(..))) {
         ok = false;
         cx.err(src, Diagnostic::error(Code::InvalidTest, decl.name.span, "this test has no `record`").with_help("add `record { \"id\": \"c1\", ... }`"));
     }
-    if expectations.is_empty() && ok {
+    if n_expect == 0 {
         ok = false;
         cx.err(src, Diagnostic::error(Code::InvalidTest, decl.name.span, "this test expects nothing").with_help("add a line such as `expect \"Portal\" invites \"fr\"`"));
     }
@@ -772,13 +934,37 @@ fn test_case(cx: &mut Ctx<'_>, src: SourceId, decl: &ast::TestDecl, portals: &[P
     })
 }
 
-fn unknown_reason(r: &ast::Ident, known: &[&str]) -> Diagnostic {
-    let mut d = Diagnostic::error(Code::InvalidTest, r.span, format!("`{}` is not a reason here", r.name));
-    d = match schema::did_you_mean(&r.name, known.iter().copied()) {
-        Some(s) => d.with_help(format!("did you mean `{s}`? the reasons are {}", known.join(", "))),
-        None => d.with_help(format!("the reasons are {}", known.join(", "))),
-    };
-    d
+/// An unknown reason after `fails` (`failure` true) or `does not invite because`.
+fn unknown_reason(r: &ast::Ident, failure: bool) -> Diagnostic {
+    let name = r.name.as_str();
+    let (known, other) = if failure { (FAIL_REASONS, SKIP_REASONS) } else { (SKIP_REASONS, FAIL_REASONS) };
+    if other.contains(&name) {
+        // The right reason after the wrong words.
+        return if failure {
+            Diagnostic::error(Code::InvalidTest, r.span, format!("`{name}` is a reason to skip a portal, not a failure"))
+                .with_label("a skip reason")
+                .with_help(format!("write `does not invite because {name}`"))
+        } else {
+            Diagnostic::error(Code::InvalidTest, r.span, format!("`{name}` is a failure, not a reason to skip a portal"))
+                .with_label("a failure reason")
+                .with_help(format!("write `fails {name}`"))
+        };
+    }
+    let what = if failure { "failure reason" } else { "skip reason" };
+    let d = Diagnostic::error(Code::InvalidTest, r.span, format!("`{name}` is not a {what}")).with_label(format!("unknown {what}"));
+    match schema::did_you_mean(name, known.iter().copied()) {
+        Some(s) => d.with_help(format!("did you mean `{s}`? the {what}s are {}", known.join(", "))),
+        None => d.with_help(format!("the {what}s are {}", known.join(", "))),
+    }
+}
+
+/// The field names of a schema level, for help lines (at most 12).
+fn field_list(fields: &[Field]) -> String {
+    let mut names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).take(12).collect();
+    if fields.len() > 12 {
+        names.push("...");
+    }
+    names.join(", ")
 }
 
 /// The byte offset of a 1-based line and column in `text`.

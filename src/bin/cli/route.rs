@@ -2,7 +2,8 @@
 
 use herald::engine::Engine;
 use herald::event::EventKind;
-use herald::route::{Decision, Event, Outcome};
+use herald::record::CompactRecord;
+use herald::route::{Decision, Outcome};
 use serde::Serialize;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 
@@ -53,30 +54,10 @@ fn read_capped_line<R: Read>(input: &mut BufReader<R>, buf: &mut Vec<u8>, cap: u
     }
 }
 
-/// Parses one input line into an event, or says what is wrong with it.
-pub fn parse_line(bytes: &[u8]) -> Result<Event, String> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| format!("invalid UTF-8 at byte offset {}", e.valid_up_to()))?;
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
-    let serde_json::Value::Object(mut obj) = v else {
-        return Err(String::from("expected a JSON object {\"event\": ..., \"record\": {...}}"));
-    };
-    let kind = match obj.get("event") {
-        Some(serde_json::Value::String(s)) => EventKind::parse(s)
-            .ok_or_else(|| format!("unknown event kind `{s}`; expected \"create\" or \"update\""))?,
-        Some(_) => return Err(String::from("`event` must be the string \"create\" or \"update\"")),
-        None => return Err(String::from("missing `event` (\"create\" or \"update\")")),
-    };
-    let record = match obj.remove("record") {
-        Some(r @ serde_json::Value::Object(_)) => r,
-        Some(_) => return Err(String::from("`record` must be a JSON object")),
-        None => return Err(String::from("missing `record`")),
-    };
-    Ok(Event { kind, record })
-}
-
 struct Run<'a, W: Write> {
     engine: &'a Engine,
+    set: std::sync::Arc<herald::rules::RuleSet>,
+    lines: Vec<usize>,
     out: W,
     all: bool,
     malformed: usize,
@@ -85,13 +66,13 @@ struct Run<'a, W: Write> {
 
 impl<W: Write> Run<'_, W> {
     /// Routes a batch; decisions are printed only after the log has them.
-    fn flush(&mut self, batch: &mut Vec<(usize, Event)>) -> Result<(), String> {
+    fn flush(&mut self, batch: &mut Vec<(EventKind, CompactRecord)>) -> Result<(), String> {
         if batch.is_empty() {
             return Ok(());
         }
-        let events: Vec<Event> = batch.iter().map(|(_, e)| e.clone()).collect();
-        let results = self.engine.route_batch(&events).map_err(|e| e.to_string())?;
-        for ((line, _), result) in batch.iter().zip(results) {
+        let results = self.engine.route_parsed(&self.set, batch).map_err(|e| e.to_string())?;
+        let lines = std::mem::take(&mut self.lines);
+        for (line, result) in lines.iter().zip(results) {
             match result {
                 Ok(decisions) => {
                     for d in &decisions {
@@ -107,6 +88,8 @@ impl<W: Write> Run<'_, W> {
         }
         self.out.flush().map_err(|e| format!("cannot write the output: {e}"))?;
         batch.clear();
+        self.lines = lines;
+        self.lines.clear();
         Ok(())
     }
 
@@ -130,15 +113,24 @@ impl<W: Write> Run<'_, W> {
 /// Routes every line of `input`; returns the exit code.
 pub fn run<R: Read>(engine: &Engine, mut input: BufReader<R>, all: bool) -> u8 {
     let stdout = std::io::stdout();
+    let set = match engine.rules() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
     let mut run = Run {
         engine,
+        set,
+        lines: Vec::with_capacity(BATCH),
         out: std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),
         all,
         malformed: 0,
         routed: 0,
     };
     let progress = std::io::stderr().is_terminal();
-    let mut batch: Vec<(usize, Event)> = Vec::with_capacity(BATCH);
+    let mut batch: Vec<(EventKind, CompactRecord)> = Vec::with_capacity(BATCH);
     let mut buf = Vec::with_capacity(4096);
     let mut line_no = 0usize;
     loop {
@@ -165,8 +157,11 @@ pub fn run<R: Read>(engine: &Engine, mut input: BufReader<R>, all: bool) -> u8 {
             }
             let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
             if !bytes.iter().all(u8::is_ascii_whitespace) {
-                match parse_line(bytes) {
-                    Ok(ev) => batch.push((line_no, ev)),
+                match herald::route::parse_event_line(bytes, &run.set.compiled.projection) {
+                    Ok(ev) => {
+                        batch.push(ev);
+                        run.lines.push(line_no);
+                    }
                     Err(msg) => {
                         run.malformed += 1;
                         eprintln!("line {line_no}: {msg}; skipped");
