@@ -90,7 +90,7 @@ const FIX_EMAIL: u8 = 1; // what updates changed on a contact so far (bit flags)
 const NOW_PAID: u8 = 2;
 const OPTED_OUT: u8 = 4;
 
-/// Fields in output order (not serde_json's map order), original email valid?, subscription.
+/// Fields in output order (not serde_json's map order), original email valid, subscription.
 type Contact = (Vec<(&'static str, Value)>, bool, &'static str);
 
 /// Lowercase ASCII for an email local part: `Lefèvre` -> `lefevre`, `O'Neill` -> `oneill`.

@@ -256,7 +256,7 @@ fn cost(n: &Node) -> u32 {
     match &n.kind {
         NodeKind::Const(_) => 0,
         NodeKind::FieldPred(_, Pred::Bool { .. }) => 1,
-        NodeKind::FieldPred(_, Pred::Str(p)) => 2 + (p.set.len() as u32).min(64).ilog2().min(6),
+        NodeKind::FieldPred(_, Pred::Str(p)) => 2 + (p.set.len() as u32).clamp(1, 64).ilog2(),
         NodeKind::FieldPred(_, Pred::Num(r)) => 2 + (r.ranges.len() as u32).min(8),
         NodeKind::FieldPred(_, Pred::Time(r)) => 4 + (r.ranges.len() as u32).min(8),
         NodeKind::Test(_, x) => 1 + cost(x),

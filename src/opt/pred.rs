@@ -40,7 +40,8 @@ impl Ord for Num {
     fn cmp(&self, other: &Num) -> Ordering {
         match (self, other) {
             (Num::Int(a), Num::Int(b)) => a.cmp(b),
-            (Num::Dec(a), Num::Dec(b)) => a.total_cmp(b),
+            // Not total_cmp: -0.0 and 0.0 must be equal, as they are to the integer 0.
+            (Num::Dec(a), Num::Dec(b)) => a.partial_cmp(b).unwrap_or(Ordering::Equal),
             (Num::Int(a), Num::Dec(b)) => value::cmp_int_dec(*a, *b).unwrap_or(Ordering::Equal),
             (Num::Dec(a), Num::Int(b)) => value::cmp_int_dec(*b, *a).map_or(Ordering::Equal, Ordering::reverse),
         }
