@@ -156,9 +156,7 @@ pub enum EmailError {
         tld: String,
     },
     /// The domain is longer than 253 bytes in its ASCII form.
-    #[error(
-        "the domain is {len} bytes long in its ASCII form; at most {MAX_DOMAIN} are allowed"
-    )]
+    #[error("the domain is {len} bytes long in its ASCII form; at most {MAX_DOMAIN} are allowed")]
     DomainTooLong {
         /// The length in bytes, in ASCII (`xn--`) form.
         len: usize,
@@ -211,6 +209,10 @@ pub fn validate(email: &str) -> Result<(), EmailError> {
     if email.is_empty() {
         return Err(EmailError::Empty);
     }
+    // First, as a quoted local part may legitimately hold spaces and `@`.
+    if email.starts_with('"') {
+        return Err(EmailError::QuotedLocalPart);
+    }
     for ch in email.chars() {
         if ch.is_whitespace() {
             return Err(EmailError::Whitespace { ch });
@@ -218,9 +220,6 @@ pub fn validate(email: &str) -> Result<(), EmailError> {
         if ch.is_control() || is_invisible(ch) {
             return Err(EmailError::ControlCharacter { ch });
         }
-    }
-    if email.starts_with('"') {
-        return Err(EmailError::QuotedLocalPart);
     }
     let (local, domain) = match email.matches('@').count() {
         0 if email.contains(FULL_WIDTH_ATS) => return Err(EmailError::FullWidthAt),
@@ -418,7 +417,11 @@ fn adapt(delta: u32, num_points: u32, first_time: bool) -> u32 {
 }
 
 fn punycode_digit(d: u32) -> char {
-    let byte = if d < 26 { b'a' + d as u8 } else { b'0' + (d - 26) as u8 };
+    let byte = if d < 26 {
+        b'a' + d as u8
+    } else {
+        b'0' + (d - 26) as u8
+    };
     char::from(byte)
 }
 

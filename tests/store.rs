@@ -365,7 +365,9 @@ fn delivery_failure_uninvites_and_is_logged_as_a_failure() {
 }
 
 fn reinvite(store: &mut dyn Store) {
-    store.append(&[LogEntry::Invited(inv("P", "r", 1))]).unwrap();
+    store
+        .append(&[LogEntry::Invited(inv("P", "r", 1))])
+        .unwrap();
     store
         .append(&[LogEntry::DeliveryFailed(fail("P", "r", "bounce", 2))])
         .unwrap();
@@ -571,7 +573,9 @@ fn migrations_set_user_version_and_wal_and_opening_twice_is_fine() {
     );
     // A second connection to the same, already migrated file.
     let mut second = SqliteStore::open(&path).unwrap();
-    second.append(&[LogEntry::Invited(inv("P", "r", 1))]).unwrap();
+    second
+        .append(&[LogEntry::Invited(inv("P", "r", 1))])
+        .unwrap();
     drop(first);
     drop(second);
     let mut third = SqliteStore::open(&path).unwrap();
@@ -658,7 +662,9 @@ fn a_locked_database_fails_after_the_busy_timeout_instead_of_hanging() {
     );
     other.execute_batch("ROLLBACK").unwrap();
     // Once the other writer is gone the same store works again.
-    store.append(&[LogEntry::Invited(inv("P", "r", 1))]).unwrap();
+    store
+        .append(&[LogEntry::Invited(inv("P", "r", 1))])
+        .unwrap();
     assert_eq!(store.invited_keys().unwrap(), vec![key("P", "r")]);
 }
 
@@ -691,7 +697,10 @@ fn a_full_disk_is_reported_and_the_batch_rolled_back() {
     assert!(matches!(err, StoreError::Full { .. }), "{err:?}");
     assert_eq!(
         err.to_string(),
-        format!("disk full while writing the log database `{}`", path.display())
+        format!(
+            "disk full while writing the log database `{}`",
+            path.display()
+        )
     );
     // Nothing of the failed batch is there, before and after reopening.
     assert_eq!(store.invited_keys().unwrap().len(), 3);
@@ -710,7 +719,9 @@ fn a_read_only_database_is_reported_as_read_only() {
     let path = dir.path().join("herald.db");
     {
         let mut store = SqliteStore::open(&path).unwrap();
-        store.append(&[LogEntry::Invited(inv("P", "r", 1))]).unwrap();
+        store
+            .append(&[LogEntry::Invited(inv("P", "r", 1))])
+            .unwrap();
     }
     let uri = format!("file:{}?mode=ro", path.display());
     let mut store = SqliteStore::open(Path::new(&uri)).unwrap();

@@ -1,5 +1,6 @@
 //! An in-memory log with the same semantics as the SQLite one, for tests and `herald test`.
 
+use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
@@ -89,7 +90,7 @@ impl Store for MemoryStore {
             .filter(|f| until.is_none_or(|u| f.time < u))
             .cloned()
             .collect();
-        out.sort_by(|a, b| b.time.cmp(&a.time));
+        out.sort_by_key(|x| Reverse(x.time));
         if let Some(limit) = query.limit {
             out.truncate(limit);
         }
@@ -109,7 +110,7 @@ impl Store for MemoryStore {
             .filter(|i| since.is_none_or(|s| i.time >= s))
             .cloned()
             .collect();
-        out.sort_by(|a, b| b.time.cmp(&a.time));
+        out.sort_by_key(|x| Reverse(x.time));
         if let Some(limit) = query.limit {
             out.truncate(limit);
         }

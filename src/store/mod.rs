@@ -81,7 +81,9 @@ pub enum StoreError {
         detail: String,
     },
     /// A time outside the years 0000–9999 cannot be stored with a fixed-width timestamp.
-    #[error("the time {time} cannot be stored in the log: only the years 0000 to 9999 are supported")]
+    #[error(
+        "the time {time} cannot be stored in the log: only the years 0000 to 9999 are supported"
+    )]
     TimeOutOfRange {
         /// The offending time.
         time: DateTime<Utc>,
@@ -234,6 +236,8 @@ pub(crate) fn storable_time(time: DateTime<Utc>) -> Result<DateTime<Utc>, StoreE
 /// Written by hand because it runs once per logged decision: this is several times faster
 /// than `format("%Y-%m-%dT%H:%M:%S%.6fZ")`, which it matches exactly (tested).
 pub(crate) fn format_time(time: DateTime<Utc>) -> String {
+    // Accessors on the naive value avoid a time-zone conversion per field.
+    let time = time.naive_utc();
     let mut second = time.second();
     let mut nanos = time.nanosecond();
     if nanos >= 1_000_000_000 {
