@@ -6,7 +6,7 @@ use crate::ast::TestOp;
 use crate::compile::{Op, Program};
 use crate::ir::{CmpOp, Func, Node, NodeKind};
 use crate::opt::pred::{Num, instant_of_val};
-use crate::record::{Access, FieldMeta, ListView, Val};
+use crate::record::{Access, FieldMeta, ListView, StrRef, Val};
 use crate::value::{self, Truth};
 use chrono::{DateTime, Duration, Utc};
 use std::borrow::Cow;
@@ -28,6 +28,23 @@ impl<'a, R: Access + ?Sized> Ctx<'a, R> {
         match self.fields.get(slot) {
             Some(meta) => self.record.load(slot, meta),
             None => Val::Null,
+        }
+    }
+
+    /// Applies `f` to the slot's string (`None` when it holds no string), on the fast path
+    /// when the record has one.
+    #[inline]
+    fn with_str(&self, slot: usize, f: impl FnOnce(&str) -> Truth) -> Truth {
+        let Some(meta) = self.fields.get(slot) else {
+            return Truth::Unknown;
+        };
+        match self.record.load_str(slot, meta) {
+            StrRef::Str(s) => f(s),
+            StrRef::Other => Truth::Unknown,
+            StrRef::Slow => match self.record.load(slot, meta) {
+                Val::Str(s) => f(&s),
+                _ => Truth::Unknown,
+            },
         }
     }
 }
@@ -78,14 +95,8 @@ pub fn op<'a, R: Access + ?Sized>(o: &'a Op, c: &Ctx<'a, R>) -> Truth {
             if unknown { Truth::Unknown } else { Truth::False }
         }
         Op::Not(x) => op(x, c).not(),
-        Op::StrEq { slot, s, negated } => match c.load(*slot) {
-            Val::Str(v) => tv((*v == **s) != *negated),
-            _ => Truth::Unknown,
-        },
-        Op::StrIn { slot, set, negated } => match c.load(*slot) {
-            Val::Str(v) => tv(set.contains(&v) != *negated),
-            _ => Truth::Unknown,
-        },
+        Op::StrEq { slot, s, negated } => c.with_str(*slot, |v| tv((v == &**s) != *negated)),
+        Op::StrIn { slot, set, negated } => c.with_str(*slot, |v| tv(set.contains(v) != *negated)),
         Op::Num { slot, ranges } => match c.load(*slot) {
             Val::Int(i) => tv(ranges.contains(&Num::Int(i))),
             Val::Dec(f) if !f.is_nan() => tv(ranges.contains(&Num::Dec(f))),
@@ -113,14 +124,10 @@ pub fn op<'a, R: Access + ?Sized>(o: &'a Op, c: &Ctx<'a, R>) -> Truth {
             Val::List(l) => list_has_str(&l, s),
             _ => Truth::Unknown,
         },
-        Op::Affix { slot, s, suffix } => match c.load(*slot) {
-            Val::Str(h) => tv(if *suffix { h.ends_with(&**s) } else { h.starts_with(&**s) }),
-            _ => Truth::Unknown,
-        },
-        Op::Regex { slot, re } => match c.load(*slot) {
-            Val::Str(h) => tv(re.is_match(&h)),
-            _ => Truth::Unknown,
-        },
+        Op::Affix { slot, s, suffix } => {
+            c.with_str(*slot, |h| tv(if *suffix { h.ends_with(&**s) } else { h.starts_with(&**s) }))
+        }
+        Op::Regex { slot, re } => c.with_str(*slot, |h| tv(re.is_match(h))),
         Op::General(n) => general(n, c).truth(),
     }
 }

@@ -134,14 +134,14 @@ impl<'a> Val<'a> {
 }
 
 /// A JSON value read without a declared type.
+#[inline]
 pub fn json_dynamic(v: &serde_json::Value) -> Val<'_> {
     match v {
         serde_json::Value::Null => Val::Null,
         serde_json::Value::Bool(b) => Val::Bool(*b),
-        serde_json::Value::Number(n) => match value::number(n) {
-            Value::Int(i) => Val::Int(i),
-            Value::Dec(f) => Val::Dec(f),
-            _ => Val::Null,
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Val::Int(i),
+            None => n.as_f64().map_or(Val::Null, Val::Dec),
         },
         serde_json::Value::String(s) => Val::Str(Cow::Borrowed(s)),
         serde_json::Value::Array(a) => Val::List(ListView::Json(a)),
@@ -151,6 +151,7 @@ pub fn json_dynamic(v: &serde_json::Value) -> Val<'_> {
 
 /// Applies a field's declared kind to a dynamically read value, exactly as
 /// [`crate::ir::read_field`] does: values of the wrong type read as null, date strings are parsed.
+#[inline]
 pub fn typed(kind: FieldKind, v: Val<'_>) -> Val<'_> {
     match (kind, v) {
         (FieldKind::Dynamic, v) => v,
@@ -183,11 +184,30 @@ pub fn typed(kind: FieldKind, v: Val<'_>) -> Val<'_> {
     }
 }
 
+/// A string field read without building a [`Val`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrRef<'a> {
+    /// The field holds this string (after applying its declared kind).
+    Str(&'a str),
+    /// The field holds no string (null, missing, or another type).
+    Other,
+    /// This record cannot tell cheaply: use [`Access::load`].
+    Slow,
+}
+
 /// How the compiled evaluator reads a record's fields.
 pub trait Access {
     /// The value of field `slot` (an index into the program's field table), read with the
     /// field's declared kind.
     fn load(&self, slot: usize, field: &FieldMeta) -> Val<'_>;
+
+    /// The field as a string, when that is cheaper than [`Access::load`]: the fast path of
+    /// string comparisons. Must agree with `load`: `Str(s)` exactly when `load` gives
+    /// `Val::Str(s)`.
+    #[inline]
+    fn load_str(&self, _slot: usize, _field: &FieldMeta) -> StrRef<'_> {
+        StrRef::Slow
+    }
 }
 
 /// What the evaluator knows about a field: its path and declared kind.
@@ -214,20 +234,38 @@ pub fn field_metas(fields: &FieldTable) -> Vec<FieldMeta> {
 #[derive(Debug, Clone, Copy)]
 pub struct JsonRecord<'a>(pub &'a serde_json::Value);
 
-impl Access for JsonRecord<'_> {
+impl JsonRecord<'_> {
     #[inline]
-    fn load(&self, _slot: usize, field: &FieldMeta) -> Val<'_> {
+    fn find(&self, field: &FieldMeta) -> Option<&serde_json::Value> {
         let mut cur = self.0;
         for seg in field.path.iter() {
             match cur {
-                serde_json::Value::Object(m) => match m.get(&**seg) {
-                    Some(v) => cur = v,
-                    None => return Val::Null,
-                },
-                _ => return Val::Null,
+                serde_json::Value::Object(m) => cur = m.get(&**seg)?,
+                _ => return None,
             }
         }
-        typed(field.kind, json_dynamic(cur))
+        Some(cur)
+    }
+}
+
+impl Access for JsonRecord<'_> {
+    #[inline]
+    fn load(&self, _slot: usize, field: &FieldMeta) -> Val<'_> {
+        match self.find(field) {
+            None => Val::Null,
+            Some(v) if field.kind == FieldKind::Dynamic => json_dynamic(v),
+            Some(v) => typed(field.kind, json_dynamic(v)),
+        }
+    }
+
+    #[inline]
+    fn load_str(&self, _slot: usize, field: &FieldMeta) -> StrRef<'_> {
+        match self.find(field) {
+            Some(serde_json::Value::String(s)) if matches!(field.kind, FieldKind::Dynamic | FieldKind::Text) => {
+                StrRef::Str(s)
+            }
+            _ => StrRef::Other,
+        }
     }
 }
 
@@ -434,6 +472,15 @@ impl Access for CompactRecord {
         match self.vals.get(slot) {
             Some(v) => v.view(),
             None => Val::Null,
+        }
+    }
+
+    #[inline]
+    fn load_str(&self, slot: usize, _field: &FieldMeta) -> StrRef<'_> {
+        // Compact values are already typed: a string slot holds a string.
+        match self.vals.get(slot) {
+            Some(CVal::Str(s)) => StrRef::Str(s),
+            _ => StrRef::Other,
         }
     }
 }
@@ -678,6 +725,19 @@ impl<T: HostRecord> Access for HostAccess<'_, T> {
         match self.map.get(slot).copied().flatten() {
             Some(i) => typed(field.kind, self.record.get(i)),
             None => Val::Null,
+        }
+    }
+
+    #[inline]
+    fn load_str(&self, slot: usize, field: &FieldMeta) -> StrRef<'_> {
+        match self.map.get(slot).copied().flatten() {
+            None => StrRef::Other,
+            Some(i) => match self.record.get(i) {
+                Val::Str(Cow::Borrowed(s)) if matches!(field.kind, FieldKind::Dynamic | FieldKind::Text) => StrRef::Str(s),
+                Val::Str(_) => StrRef::Slow,
+                _ if matches!(field.kind, FieldKind::Dynamic | FieldKind::Text) => StrRef::Other,
+                _ => StrRef::Slow,
+            },
         }
     }
 }
