@@ -25,7 +25,7 @@ pub fn optimize(node: &Node) -> Node {
     let mut cur = rewrite(node.clone(), true);
     for _ in 0..16 {
         let next = rewrite(cur.clone(), true);
-        if fingerprint(&next) == fingerprint(&cur) {
+        if same(&next, &cur) {
             return next;
         }
         cur = next;
@@ -336,37 +336,43 @@ fn junction(xs: Vec<Node>, is_and: bool, boolean: bool, ty: Ty, span: crate::spa
         }
         merged.push(x);
     }
-    // Idempotence: `a and a` is `a`.
-    let mut seen: Vec<String> = Vec::with_capacity(merged.len());
-    let mut uniq: Vec<(String, Node)> = Vec::with_capacity(merged.len());
+    // Idempotence: `a and a` is `a` (structural hashes find candidates, equality decides).
+    let mut by_hash: rustc_hash::FxHashMap<u64, Vec<usize>> = rustc_hash::FxHashMap::default();
+    let mut uniq: Vec<(u64, Node)> = Vec::with_capacity(merged.len());
     for x in merged {
-        let f = fingerprint(&x);
-        if !seen.contains(&f) {
-            seen.push(f.clone());
-            uniq.push((f, x));
+        let h = shash(&x);
+        let bucket = by_hash.entry(h).or_default();
+        if bucket.iter().any(|&i| uniq.get(i).is_some_and(|(_, y)| same(y, &x))) {
+            continue;
         }
+        bucket.push(uniq.len());
+        uniq.push((h, x));
     }
     // Absorption: `a and (a or b)` is `a`; `a or (a and b)` is `a`.
-    let keys: Vec<String> = uniq.iter().map(|(f, _)| f.clone()).collect();
-    uniq.retain(|(f, x)| {
-        let inner = match (&x.kind, is_and) {
-            (NodeKind::Or(ys), true) | (NodeKind::And(ys), false) => ys,
-            _ => return true,
-        };
-        !inner.iter().any(|y| {
-            let fy = fingerprint(y);
-            fy != *f && keys.contains(&fy)
+    let present = |y: &Node, hy: u64, own: u64| -> bool {
+        by_hash.get(&hy).is_some_and(|b| {
+            b.iter().any(|&i| uniq.get(i).is_some_and(|(hz, z)| *hz != own && same(z, y)))
         })
-    });
-    // Order: cheap and decisive first, ties broken canonically so the result is a fixpoint.
-    uniq.sort_by(|(fa, a), (fb, b)| {
-        let score = |n: &Node| {
-            let p = p_true(n).clamp(1, 99);
-            let decisive = if is_and { 100 - p } else { p };
-            u64::from(cost(n) + 1) * 10_000 / u64::from(decisive)
-        };
-        score(a).cmp(&score(b)).then_with(|| fa.cmp(fb))
-    });
+    };
+    let absorbed: Vec<bool> = uniq
+        .iter()
+        .map(|(h, x)| match (&x.kind, is_and) {
+            (NodeKind::Or(ys), true) | (NodeKind::And(ys), false) => ys.iter().any(|y| present(y, shash(y), *h)),
+            _ => false,
+        })
+        .collect();
+    let mut uniq: Vec<(u64, Node)> = uniq
+        .into_iter()
+        .zip(absorbed)
+        .filter_map(|(x, gone)| (!gone).then_some(x))
+        .collect();
+    // Order: cheap and decisive first; ties broken by structure so the result is a fixpoint.
+    let score = |n: &Node| {
+        let p = p_true(n).clamp(1, 99);
+        let decisive = if is_and { 100 - p } else { p };
+        u64::from(cost(n) + 1) * 10_000 / u64::from(decisive)
+    };
+    uniq.sort_by_cached_key(|(h, n)| (score(n), *h));
     let mut items: Vec<Node> = uniq.into_iter().map(|(_, x)| x).collect();
     match items.len() {
         0 => konst(Value::Bool(neutral), &mk(NodeKind::Const(Value::Null), Ty::Bool, span)),
@@ -377,6 +383,116 @@ fn junction(xs: Vec<Node>, is_and: bool, boolean: bool, ty: Ty, span: crate::spa
             mk(kind, Ty::Bool, span)
         }
     }
+}
+
+/// Structural equality, ignoring spans.
+pub fn same(a: &Node, b: &Node) -> bool {
+    use NodeKind as K;
+    let all = |xs: &[Node], ys: &[Node]| xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same(x, y));
+    match (&a.kind, &b.kind) {
+        (K::Const(x), K::Const(y)) => const_eq(x, y),
+        (K::Field(x), K::Field(y)) => x == y,
+        (K::FieldPred(f, p), K::FieldPred(g, q)) => f == g && p == q,
+        (K::Not(x), K::Not(y)) => same(x, y),
+        (K::And(xs), K::And(ys)) | (K::Or(xs), K::Or(ys)) | (K::Coalesce(xs), K::Coalesce(ys)) => all(xs, ys),
+        (K::Call(f, xs), K::Call(g, ys)) => f == g && all(xs, ys),
+        (K::Cmp(o, a1, b1), K::Cmp(p, a2, b2)) => o == p && same(a1, a2) && same(b1, b2),
+        (K::In { negated: n1, lhs: a1, list: b1 }, K::In { negated: n2, lhs: a2, list: b2 }) => {
+            n1 == n2 && same(a1, a2) && same(b1, b2)
+        }
+        (K::Contains(a1, b1), K::Contains(a2, b2))
+        | (K::ContainsAny(a1, b1), K::ContainsAny(a2, b2))
+        | (K::ContainsAll(a1, b1), K::ContainsAll(a2, b2))
+        | (K::StartsWith(a1, b1), K::StartsWith(a2, b2))
+        | (K::EndsWith(a1, b1), K::EndsWith(a2, b2)) => same(a1, a2) && same(b1, b2),
+        (K::Matches(x, r1), K::Matches(y, r2)) => r1.as_str() == r2.as_str() && same(x, y),
+        (K::Test(t, x), K::Test(u, y)) => t == u && same(x, y),
+        (K::Offset(x, s1), K::Offset(y, s2)) => s1 == s2 && same(x, y),
+        _ => false,
+    }
+}
+
+/// Constant equality that tells `1` from `1.0` and `-0.0` from `0.0` (they print differently).
+fn const_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Dec(x), Value::Dec(y)) => x.to_bits() == y.to_bits(),
+        (Value::List(xs), Value::List(ys)) => xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| const_eq(x, y)),
+        (Value::DateTime(x), Value::DateTime(y)) => x == y && x.offset() == y.offset(),
+        _ => std::mem::discriminant(a) == std::mem::discriminant(b) && a == b,
+    }
+}
+
+/// A structural hash, consistent with [`same`].
+pub fn shash(n: &Node) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    hash_node(n, &mut h);
+    fn hash_value(v: &Value, h: &mut rustc_hash::FxHasher) {
+        std::mem::discriminant(v).hash(h);
+        match v {
+            Value::Bool(b) => b.hash(h),
+            Value::Int(i) => i.hash(h),
+            Value::Dec(f) => f.to_bits().hash(h),
+            Value::Str(s) => s.hash(h),
+            Value::Date(d) => d.hash(h),
+            Value::DateTime(t) => t.timestamp_nanos_opt().hash(h),
+            Value::List(l) => {
+                l.len().hash(h);
+                for x in l {
+                    hash_value(x, h);
+                }
+            }
+            Value::Null | Value::Object => {}
+        }
+    }
+    fn hash_node(n: &Node, h: &mut rustc_hash::FxHasher) {
+        std::mem::discriminant(&n.kind).hash(h);
+        match &n.kind {
+            NodeKind::Const(v) => hash_value(v, h),
+            NodeKind::Field(id) => id.hash(h),
+            NodeKind::FieldPred(id, p) => {
+                id.hash(h);
+                p.class().hash(h);
+                if let Pred::Str(sp) = p {
+                    sp.negated.hash(h);
+                    sp.set.hash(h);
+                }
+            }
+            NodeKind::Not(x) | NodeKind::Test(_, x) | NodeKind::Offset(x, _) | NodeKind::Matches(x, _) => {
+                match &n.kind {
+                    NodeKind::Test(t, _) => (*t as u8).hash(h),
+                    NodeKind::Offset(_, s) => s.hash(h),
+                    NodeKind::Matches(_, re) => re.as_str().hash(h),
+                    _ => {}
+                }
+                hash_node(x, h);
+            }
+            NodeKind::And(xs) | NodeKind::Or(xs) | NodeKind::Coalesce(xs) | NodeKind::Call(_, xs) => {
+                if let NodeKind::Call(f, _) = &n.kind {
+                    (*f as u8).hash(h);
+                }
+                for x in xs {
+                    hash_node(x, h);
+                }
+            }
+            NodeKind::Cmp(_, a, b)
+            | NodeKind::Contains(a, b)
+            | NodeKind::ContainsAny(a, b)
+            | NodeKind::ContainsAll(a, b)
+            | NodeKind::StartsWith(a, b)
+            | NodeKind::EndsWith(a, b)
+            | NodeKind::In { lhs: a, list: b, .. } => {
+                match &n.kind {
+                    NodeKind::Cmp(o, _, _) => (*o as u8).hash(h),
+                    NodeKind::In { negated, .. } => negated.hash(h),
+                    _ => {}
+                }
+                hash_node(a, h);
+                hash_node(b, h);
+            }
+        }
+    }
+    h.finish()
 }
 
 /// A canonical, span-free description of a node: equal fingerprints mean equal nodes.
