@@ -19,7 +19,9 @@ const C1: &str = r#"country == "FR" and subscription == "paid""#;
 const C2: &str = r#"subscription == "paid" and (country in ["FR","BE","CH","LU","MC"] or language == "fr") and not opted_out and age >= 18"#;
 const C3: &str = r#"(country == "FR" or country == "BE" or country == "CH" or country == "LU" or country == "MC" or country == "DE" or country == "AT" or country == "ES" or country == "IT" or country == "PT" or country == "GB" or country == "IE") and lifetime_value > 1000.5 and tags contains "vip" and address.city != """#;
 
-const C3_COUNTRIES: [&str; 12] = ["FR", "BE", "CH", "LU", "MC", "DE", "AT", "ES", "IT", "PT", "GB", "IE"];
+const C3_COUNTRIES: [&str; 12] = [
+    "FR", "BE", "CH", "LU", "MC", "DE", "AT", "ES", "IT", "PT", "GB", "IE",
+];
 
 /// A small deterministic generator (SplitMix64).
 struct Rng(u64);
@@ -53,8 +55,16 @@ struct Contact {
 }
 
 impl HostRecord for Contact {
-    const FIELDS: &'static [&'static str] =
-        &["country", "subscription", "language", "opted_out", "age", "lifetime_value", "tags", "address.city"];
+    const FIELDS: &'static [&'static str] = &[
+        "country",
+        "subscription",
+        "language",
+        "opted_out",
+        "age",
+        "lifetime_value",
+        "tags",
+        "address.city",
+    ];
     fn get(&self, index: usize) -> Val<'_> {
         match index {
             0 => Val::Str(Cow::Borrowed(&self.country)),
@@ -64,7 +74,10 @@ impl HostRecord for Contact {
             4 => self.age.map_or(Val::Null, Val::Int),
             5 => self.lifetime_value.map_or(Val::Null, Val::Dec),
             6 => Val::List(herald::record::ListView::Strings(&self.tags)),
-            7 => self.city.as_deref().map_or(Val::Null, |c| Val::Str(Cow::Borrowed(c))),
+            7 => self
+                .city
+                .as_deref()
+                .map_or(Val::Null, |c| Val::Str(Cow::Borrowed(c))),
             _ => Val::Null,
         }
     }
@@ -72,7 +85,10 @@ impl HostRecord for Contact {
 
 fn generate() -> (Vec<Value>, Vec<Contact>, Vec<Vec<u8>>) {
     let mut rng = Rng(42);
-    let countries = ["FR", "FR", "FR", "BE", "CH", "DE", "ES", "IT", "GB", "US", "CA", "LU", "MC", "AT", "PT", "IE"];
+    let countries = [
+        "FR", "FR", "FR", "BE", "CH", "DE", "ES", "IT", "GB", "US", "CA", "LU", "MC", "AT", "PT",
+        "IE",
+    ];
     let subs = ["paid", "paid", "trial", "free"];
     let langs = ["fr", "de", "en", "es", "it"];
     let tag_pool = ["vip", "beta", "partner", "student", "recruiter"];
@@ -85,11 +101,25 @@ fn generate() -> (Vec<Value>, Vec<Contact>, Vec<Vec<u8>>) {
             country: rng.pick(&countries).to_string(),
             subscription: rng.pick(&subs).to_string(),
             language: rng.pick(&langs).to_string(),
-            opted_out: if rng.chance(5) { None } else { Some(rng.chance(10)) },
-            age: if rng.chance(5) { None } else { Some(16 + (rng.next() % 60) as i64) },
+            opted_out: if rng.chance(5) {
+                None
+            } else {
+                Some(rng.chance(10))
+            },
+            age: if rng.chance(5) {
+                None
+            } else {
+                Some(16 + (rng.next() % 60) as i64)
+            },
             lifetime_value: Some((rng.next() % 300_000) as f64 / 100.0),
-            tags: (0..rng.next() % 3).map(|_| rng.pick(&tag_pool).to_string()).collect(),
-            city: if rng.chance(5) { None } else { Some(rng.pick(&cities).to_string()) },
+            tags: (0..rng.next() % 3)
+                .map(|_| rng.pick(&tag_pool).to_string())
+                .collect(),
+            city: if rng.chance(5) {
+                None
+            } else {
+                Some(rng.pick(&cities).to_string())
+            },
         };
         let mut v = serde_json::json!({
             "id": format!("c{i:07}"),
@@ -110,7 +140,8 @@ fn generate() -> (Vec<Value>, Vec<Contact>, Vec<Vec<u8>>) {
             v["opted_out"] = Value::Bool(o);
         }
         if let Some(city) = &c.city {
-            v["address"] = serde_json::json!({ "city": city, "street": "12 rue de la Paix", "zip": "75002" });
+            v["address"] =
+                serde_json::json!({ "city": city, "street": "12 rue de la Paix", "zip": "75002" });
         }
         bytes.push(serde_json::to_vec(&v).unwrap());
         json.push(v);
@@ -122,20 +153,34 @@ fn generate() -> (Vec<Value>, Vec<Contact>, Vec<Vec<u8>>) {
 // Hand-written closures: what a developer would write for each condition, with the same
 // meaning (a record matches when the condition is true).
 fn c1_json(v: &Value) -> bool {
-    v.get("country").and_then(Value::as_str) == Some("FR") && v.get("subscription").and_then(Value::as_str) == Some("paid")
+    v.get("country").and_then(Value::as_str) == Some("FR")
+        && v.get("subscription").and_then(Value::as_str) == Some("paid")
 }
 fn c2_json(v: &Value) -> bool {
     v.get("subscription").and_then(Value::as_str) == Some("paid")
-        && (matches!(v.get("country").and_then(Value::as_str), Some("FR" | "BE" | "CH" | "LU" | "MC"))
-            || v.get("language").and_then(Value::as_str) == Some("fr"))
+        && (matches!(
+            v.get("country").and_then(Value::as_str),
+            Some("FR" | "BE" | "CH" | "LU" | "MC")
+        ) || v.get("language").and_then(Value::as_str) == Some("fr"))
         && v.get("opted_out").and_then(Value::as_bool) == Some(false)
-        && v.get("age").and_then(Value::as_f64).is_some_and(|a| a >= 18.0)
+        && v.get("age")
+            .and_then(Value::as_f64)
+            .is_some_and(|a| a >= 18.0)
 }
 fn c3_json(v: &Value) -> bool {
-    v.get("country").and_then(Value::as_str).is_some_and(|c| C3_COUNTRIES.contains(&c))
-        && v.get("lifetime_value").and_then(Value::as_f64).is_some_and(|x| x > 1000.5)
-        && v.get("tags").and_then(Value::as_array).is_some_and(|t| t.iter().any(|x| x.as_str() == Some("vip")))
-        && v.get("address").and_then(|a| a.get("city")).and_then(Value::as_str).is_some_and(|c| !c.is_empty())
+    v.get("country")
+        .and_then(Value::as_str)
+        .is_some_and(|c| C3_COUNTRIES.contains(&c))
+        && v.get("lifetime_value")
+            .and_then(Value::as_f64)
+            .is_some_and(|x| x > 1000.5)
+        && v.get("tags")
+            .and_then(Value::as_array)
+            .is_some_and(|t| t.iter().any(|x| x.as_str() == Some("vip")))
+        && v.get("address")
+            .and_then(|a| a.get("city"))
+            .and_then(Value::as_str)
+            .is_some_and(|c| !c.is_empty())
 }
 fn c1_typed(c: &Contact) -> bool {
     c.country == "FR" && c.subscription == "paid"
@@ -153,35 +198,91 @@ fn c3_typed(c: &Contact) -> bool {
         && c.city.as_deref().is_some_and(|x| !x.is_empty())
 }
 
+/// A condition's name, source and hand-written baselines.
+type Case = (
+    &'static str,
+    &'static str,
+    fn(&Value) -> bool,
+    fn(&Contact) -> bool,
+);
+
 fn bench_conditions(cr: &mut Criterion) {
     let (json, typed, _) = generate();
     let now = chrono::Utc::now();
-    let cases: [(&str, &str, fn(&Value) -> bool, fn(&Contact) -> bool); 3] =
-        [("C1", C1, c1_json, c1_typed), ("C2", C2, c2_json, c2_typed), ("C3", C3, c3_json, c3_typed)];
+    let cases: [Case; 3] = [
+        ("C1", C1, c1_json, c1_typed),
+        ("C2", C2, c2_json, c2_typed),
+        ("C3", C3, c3_json, c3_typed),
+    ];
     for (name, src, by_json, by_type) in cases {
         let cond = Condition::compile(src, None).unwrap();
-        let compact: Vec<_> = json.iter().map(|v| herald::record::CompactRecord::from_json(v, cond.fields())).collect();
+        let compact: Vec<_> = json
+            .iter()
+            .map(|v| herald::record::CompactRecord::from_json(v, cond.fields()))
+            .collect();
         let map = cond.host_map::<Contact>();
         // Everyone agrees on the matches before anything is timed.
         let expected = json.iter().filter(|v| by_json(v)).count();
-        assert_eq!(typed.iter().filter(|c| by_type(c)).count(), expected, "{name}: typed baseline");
-        assert_eq!(json.iter().filter(|v| cond.eval_record(&JsonRecord(v), now) == Truth::True).count(), expected, "{name}: herald json");
-        assert_eq!(compact.iter().filter(|r| cond.eval_record(*r, now) == Truth::True).count(), expected, "{name}: herald compact");
-        assert_eq!(typed.iter().filter(|c| cond.eval_host(*c, &map, now) == Truth::True).count(), expected, "{name}: herald host");
+        assert_eq!(
+            typed.iter().filter(|c| by_type(c)).count(),
+            expected,
+            "{name}: typed baseline"
+        );
+        assert_eq!(
+            json.iter()
+                .filter(|v| cond.eval_record(&JsonRecord(v), now) == Truth::True)
+                .count(),
+            expected,
+            "{name}: herald json"
+        );
+        assert_eq!(
+            compact
+                .iter()
+                .filter(|r| cond.eval_record(*r, now) == Truth::True)
+                .count(),
+            expected,
+            "{name}: herald compact"
+        );
+        assert_eq!(
+            typed
+                .iter()
+                .filter(|c| cond.eval_host(*c, &map, now) == Truth::True)
+                .count(),
+            expected,
+            "{name}: herald host"
+        );
 
         let mut g = cr.benchmark_group(name);
         g.throughput(Throughput::Elements(N as u64));
         g.sample_size(20);
-        g.bench_function("handwritten serde_json", |b| b.iter(|| json.iter().filter(|v| by_json(black_box(v))).count()));
-        g.bench_function("herald serde_json", |b| {
-            b.iter(|| json.iter().filter(|v| cond.eval_record(&JsonRecord(black_box(v)), now) == Truth::True).count())
+        g.bench_function("handwritten serde_json", |b| {
+            b.iter(|| json.iter().filter(|v| by_json(black_box(v))).count())
         });
-        g.bench_function("handwritten typed struct", |b| b.iter(|| typed.iter().filter(|c| by_type(black_box(c))).count()));
+        g.bench_function("herald serde_json", |b| {
+            b.iter(|| {
+                json.iter()
+                    .filter(|v| cond.eval_record(&JsonRecord(black_box(v)), now) == Truth::True)
+                    .count()
+            })
+        });
+        g.bench_function("handwritten typed struct", |b| {
+            b.iter(|| typed.iter().filter(|c| by_type(black_box(c))).count())
+        });
         g.bench_function("herald host struct", |b| {
-            b.iter(|| typed.iter().filter(|c| cond.eval_host(black_box(*c), &map, now) == Truth::True).count())
+            b.iter(|| {
+                typed
+                    .iter()
+                    .filter(|c| cond.eval_host(black_box(*c), &map, now) == Truth::True)
+                    .count()
+            })
         });
         g.bench_function("herald compact record", |b| {
-            b.iter(|| compact.iter().filter(|r| cond.eval_record(black_box(*r), now) == Truth::True).count())
+            b.iter(|| {
+                compact
+                    .iter()
+                    .filter(|r| cond.eval_record(black_box(*r), now) == Truth::True)
+                    .count()
+            })
         });
         g.finish();
     }
@@ -201,16 +302,27 @@ fn bench_bytes(cr: &mut Criterion) {
     let (_, _, bytes) = generate();
     let now = chrono::Utc::now();
     let cond = Condition::compile(C2, None).unwrap();
-    let expected = bytes.iter().filter(|b| c2_json(&serde_json::from_slice::<Value>(b).unwrap())).count();
+    let expected = bytes
+        .iter()
+        .filter(|b| c2_json(&serde_json::from_slice::<Value>(b).unwrap()))
+        .count();
     assert_eq!(
-        bytes.iter().filter(|b| cond.eval_record(&cond.parse_record(b).unwrap(), now) == Truth::True).count(),
+        bytes
+            .iter()
+            .filter(|b| cond.eval_record(&cond.parse_record(b).unwrap(), now) == Truth::True)
+            .count(),
         expected
     );
     let mut g = cr.benchmark_group("bytes_to_decision_C2");
     g.throughput(Throughput::Elements(N as u64));
     g.sample_size(10);
     g.bench_function("serde_json::from_slice::<Value> + handwritten", |b| {
-        b.iter(|| bytes.iter().filter(|b| c2_json(&serde_json::from_slice::<Value>(black_box(b)).unwrap())).count())
+        b.iter(|| {
+            bytes
+                .iter()
+                .filter(|b| c2_json(&serde_json::from_slice::<Value>(black_box(b)).unwrap()))
+                .count()
+        })
     });
     g.bench_function("herald compact parse + eval", |b| {
         let mut rec = herald::record::CompactRecord::default();

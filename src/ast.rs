@@ -35,8 +35,9 @@ impl Expr {
     }
 }
 
-/// The kinds of condition expressions.
-#[derive(Debug, Clone, PartialEq)]
+/// The kinds of condition expressions. Equality ignores spans, the operator span of
+/// [`ExprKind::Binary`] included (see the `PartialEq` impl below).
+#[derive(Debug, Clone)]
 pub enum ExprKind {
     /// A literal value.
     Literal(Literal),
@@ -86,6 +87,62 @@ pub enum ExprKind {
         /// The signed durations, in order.
         terms: Vec<OffsetTerm>,
     },
+}
+
+impl PartialEq for ExprKind {
+    /// Structural equality. Written out rather than derived so that the `op_span` of a
+    /// comparison is ignored like every other span (a derived impl compared it, so that a
+    /// condition and the same condition printed and parsed again were not equal).
+    fn eq(&self, other: &ExprKind) -> bool {
+        use ExprKind as K;
+        match (self, other) {
+            (K::Literal(a), K::Literal(b)) => a == b,
+            (K::List(a), K::List(b)) => a == b,
+            (K::Path(a), K::Path(b)) => a == b,
+            (K::Call { name: n1, args: a1 }, K::Call { name: n2, args: a2 }) => {
+                n1 == n2 && a1 == a2
+            }
+            (K::Paren(a), K::Paren(b)) | (K::Not(a), K::Not(b)) => a == b,
+            (K::And(a), K::And(b)) | (K::Or(a), K::Or(b)) | (K::Coalesce(a), K::Coalesce(b)) => {
+                a == b
+            }
+            (
+                K::Binary {
+                    op: o1,
+                    lhs: l1,
+                    rhs: r1,
+                    ..
+                },
+                K::Binary {
+                    op: o2,
+                    lhs: l2,
+                    rhs: r2,
+                    ..
+                },
+            ) => o1 == o2 && l1 == l2 && r1 == r2,
+            (
+                K::Test {
+                    test: t1,
+                    operand: x1,
+                },
+                K::Test {
+                    test: t2,
+                    operand: x2,
+                },
+            ) => t1 == t2 && x1 == x2,
+            (
+                K::Offset {
+                    base: b1,
+                    terms: t1,
+                },
+                K::Offset {
+                    base: b2,
+                    terms: t2,
+                },
+            ) => b1 == b2 && t1 == t2,
+            _ => false,
+        }
+    }
 }
 
 /// One `+ 30d` or `- 2h` after a date.
@@ -347,9 +404,11 @@ impl PartialEq for Segment {
 }
 
 impl Segment {
-    /// The name, back-quoted unless it is a plain identifier that is not a reserved word.
+    /// The name, back-quoted unless it is a plain identifier that is neither a reserved word nor
+    /// one of [`CONTEXTUAL_KEYWORDS`] (so that the printed path reads back as the same path in
+    /// any position).
     pub fn display(&self) -> String {
-        if is_bare_ident(&self.name) {
+        if is_bare_ident(&self.name) && !CONTEXTUAL_KEYWORDS.contains(&self.name.as_str()) {
             self.name.clone()
         } else {
             format!("`{}`", self.name)
@@ -363,15 +422,18 @@ pub const RESERVED: &[&str] = &[
     "false",
 ];
 
+/// Words that are keywords only after another keyword, and may otherwise be bare field names:
+/// `any` and `all` after `contains`. `Tags contains any` reads `contains any` as the operator, so
+/// a field named `any` right after `contains` must be back-quoted; the printer always does.
+pub const CONTEXTUAL_KEYWORDS: &[&str] = &["any", "all"];
+
 /// True when `s` can be written as a bare path segment.
 pub fn is_bare_ident(s: &str) -> bool {
     let mut chars = s.chars();
     let first_ok = chars
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-    first_ok
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !RESERVED.contains(&s)
+    first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') && !RESERVED.contains(&s)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -158,15 +158,22 @@ fn uses_clock(n: &Node) -> bool {
     match &n.kind {
         NodeKind::Call(crate::ir::Func::Today | crate::ir::Func::Now, _) => true,
         NodeKind::Const(_) | NodeKind::Field(_) | NodeKind::FieldPred(..) => false,
-        NodeKind::Not(x) | NodeKind::Test(_, x) | NodeKind::Offset(x, _) | NodeKind::Matches(x, _) => uses_clock(x),
-        NodeKind::And(xs) | NodeKind::Or(xs) | NodeKind::Coalesce(xs) | NodeKind::Call(_, xs) => xs.iter().any(uses_clock),
+        NodeKind::Not(x)
+        | NodeKind::Test(_, x)
+        | NodeKind::Offset(x, _)
+        | NodeKind::Matches(x, _) => uses_clock(x),
+        NodeKind::And(xs) | NodeKind::Or(xs) | NodeKind::Coalesce(xs) | NodeKind::Call(_, xs) => {
+            xs.iter().any(uses_clock)
+        }
         NodeKind::Cmp(_, a, b)
         | NodeKind::Contains(a, b)
         | NodeKind::ContainsAny(a, b)
         | NodeKind::ContainsAll(a, b)
         | NodeKind::StartsWith(a, b)
         | NodeKind::EndsWith(a, b)
-        | NodeKind::In { lhs: a, list: b, .. } => uses_clock(a) || uses_clock(b),
+        | NodeKind::In {
+            lhs: a, list: b, ..
+        } => uses_clock(a) || uses_clock(b),
     }
 }
 
@@ -207,8 +214,14 @@ pub fn compile(n: &Node) -> Op {
                         negated: sp.negated,
                     },
                 },
-                Pred::Num(r) => Op::Num { slot, ranges: r.clone() },
-                Pred::Time(r) => Op::Time { slot, ranges: r.clone() },
+                Pred::Num(r) => Op::Num {
+                    slot,
+                    ranges: r.clone(),
+                },
+                Pred::Time(r) => Op::Time {
+                    slot,
+                    ranges: r.clone(),
+                },
                 Pred::Bool { t, f } => Op::Bool { slot, t: *t, f: *f },
             }
         }
@@ -229,7 +242,10 @@ pub fn compile(n: &Node) -> Op {
             _ => Op::General(Box::new(n.clone())),
         },
         NodeKind::Matches(a, re) => match slot_of(a) {
-            Some(slot) => Op::Regex { slot, re: re.clone() },
+            Some(slot) => Op::Regex {
+                slot,
+                re: re.clone(),
+            },
             None => Op::General(Box::new(n.clone())),
         },
         _ => Op::General(Box::new(n.clone())),

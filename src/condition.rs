@@ -1,13 +1,13 @@
 //! A single compiled condition: the library entry point for hosts that evaluate one condition
 //! outside a rule set.
 
+use crate::compile::Program;
 use crate::diagnostics::{Diagnostic, render};
 use crate::interp::{self, Env};
 use crate::ir::{FieldTable, Node};
+use crate::record::{Access, CompactRecord, HostAccess, HostRecord, JsonRecord, Projection};
 use crate::schema::Schema;
 use crate::span::{SourceId, Sources};
-use crate::compile::Program;
-use crate::record::{Access, CompactRecord, HostAccess, HostRecord, JsonRecord, Projection};
 use crate::value::{Clock, Truth};
 
 /// A checked condition, ready to evaluate.
@@ -63,6 +63,17 @@ impl Condition {
         src: &str,
         schema: Option<&Schema>,
     ) -> Result<(Condition, Vec<Diagnostic>), CompileError> {
+        // Parsing, checking, optimizing and compiling all recurse once per nesting level; a
+        // deeply nested source runs them on a helper thread with a large stack, so that the
+        // 256 levels the language allows never overflow the caller's stack.
+        let depth = crate::syntax::nesting_depth(src);
+        crate::syntax::on_deep_stack(depth, || Condition::compile_here(src, schema))
+    }
+
+    fn compile_here(
+        src: &str,
+        schema: Option<&Schema>,
+    ) -> Result<(Condition, Vec<Diagnostic>), CompileError> {
         let mut sources = Sources::new();
         let id: SourceId = sources.add("<condition>", src);
         let fail = |diagnostics: Vec<Diagnostic>, sources: Sources| CompileError {
@@ -102,14 +113,22 @@ impl Condition {
 
     /// Evaluates the condition on a JSON record: true, false or unknown. Never fails.
     pub fn eval(&self, record: &serde_json::Value, clock: &dyn Clock) -> Truth {
-        let now = if self.program.uses_clock { clock.now() } else { chrono::DateTime::<chrono::Utc>::UNIX_EPOCH };
+        let now = if self.program.uses_clock {
+            clock.now()
+        } else {
+            chrono::DateTime::<chrono::Utc>::UNIX_EPOCH
+        };
         self.program.eval(&JsonRecord(record), now)
     }
 
     /// Evaluates the condition on any record the evaluator can read (a [`JsonRecord`], a
     /// [`CompactRecord`] built with [`Condition::projection`], or a host struct through
     /// [`Condition::host_map`]).
-    pub fn eval_record<R: Access + ?Sized>(&self, record: &R, now: chrono::DateTime<chrono::Utc>) -> Truth {
+    pub fn eval_record<R: Access + ?Sized>(
+        &self,
+        record: &R,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Truth {
         self.program.eval(record, now)
     }
 
@@ -124,7 +143,12 @@ impl Condition {
     }
 
     /// Evaluates a host struct.
-    pub fn eval_host<T: HostRecord>(&self, record: &T, map: &[Option<usize>], now: chrono::DateTime<chrono::Utc>) -> Truth {
+    pub fn eval_host<T: HostRecord>(
+        &self,
+        record: &T,
+        map: &[Option<usize>],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Truth {
         self.program.eval(&HostAccess { record, map }, now)
     }
 
@@ -144,7 +168,11 @@ impl Condition {
     }
 
     /// Counts the records of a batch that match, in parallel on all cores (backfills).
-    pub fn count_matches<R: Access + Sync>(&self, records: &[R], now: chrono::DateTime<chrono::Utc>) -> usize {
+    pub fn count_matches<R: Access + Sync>(
+        &self,
+        records: &[R],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> usize {
         use rayon::prelude::*;
         records
             .par_iter()
@@ -153,9 +181,16 @@ impl Condition {
     }
 
     /// The truth of every record of a batch, in parallel, in order.
-    pub fn eval_batch<R: Access + Sync>(&self, records: &[R], now: chrono::DateTime<chrono::Utc>) -> Vec<Truth> {
+    pub fn eval_batch<R: Access + Sync>(
+        &self,
+        records: &[R],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<Truth> {
         use rayon::prelude::*;
-        records.par_iter().map(|r| self.program.eval(r, now)).collect()
+        records
+            .par_iter()
+            .map(|r| self.program.eval(r, now))
+            .collect()
     }
 
     /// The optimized IR.

@@ -4,9 +4,11 @@
 use crate::load::{self, LoadError, Loaded};
 use crate::route::{self, Decision, Event, EventError, Outcome, Reason};
 use crate::rules::RuleSet;
-use crate::store::{Failure, FailureQuery, Invitation, InvitationQuery, LogEntry, Store, StoreError};
+use crate::store::{
+    Failure, FailureQuery, Invitation, InvitationQuery, LogEntry, Store, StoreError,
+};
 use crate::value::{Clock, SystemClock};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -64,7 +66,9 @@ impl DeliveryFailure {
     fn message(&self) -> String {
         match self {
             DeliveryFailure::Bounce => String::from("the invitation email bounced"),
-            DeliveryFailure::PortalUserLimit => String::from("the portal has reached its user limit"),
+            DeliveryFailure::PortalUserLimit => {
+                String::from("the portal has reached its user limit")
+            }
             DeliveryFailure::ContactDisabled => String::from("the contact is disabled in the CRM"),
             DeliveryFailure::Other(m) => m.clone(),
         }
@@ -73,7 +77,34 @@ impl DeliveryFailure {
 
 struct State {
     store: Box<dyn Store>,
-    invited: HashSet<(String, String)>,
+    /// The already-invited set, per portal: a lookup by `&str` needs no allocation.
+    invited: HashMap<String, HashSet<String>>,
+}
+
+impl State {
+    fn is_invited(&self, portal: &str, record_id: &str) -> bool {
+        self.invited
+            .get(portal)
+            .is_some_and(|ids| ids.contains(record_id))
+    }
+
+    fn mark_invited(&mut self, portal: &str, record_id: &str) {
+        match self.invited.get_mut(portal) {
+            Some(ids) => {
+                ids.insert(record_id.to_string());
+            }
+            None => {
+                self.invited
+                    .insert(portal.to_string(), HashSet::from([record_id.to_string()]));
+            }
+        }
+    }
+
+    fn unmark_invited(&mut self, portal: &str, record_id: &str) {
+        if let Some(ids) = self.invited.get_mut(portal) {
+            ids.remove(record_id);
+        }
+    }
 }
 
 /// Compile once, route many, reload atomically.
@@ -86,7 +117,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -108,7 +141,10 @@ impl Engine {
 
     /// An engine over an already-checked rule set.
     pub fn new(rules: RuleSet, mut store: Box<dyn Store>) -> Result<Engine, EngineError> {
-        let invited = store.invited_keys()?.into_iter().collect();
+        let mut invited: HashMap<String, HashSet<String>> = HashMap::new();
+        for (portal, record_id) in store.invited_keys()? {
+            invited.entry(portal).or_default().insert(record_id);
+        }
         Ok(Engine {
             rules: RwLock::new(Arc::new(rules)),
             state: Mutex::new(State { store, invited }),
@@ -125,7 +161,10 @@ impl Engine {
 
     /// The rule set routing uses now.
     pub fn rules(&self) -> Result<Arc<RuleSet>, EngineError> {
-        self.rules.read().map(|r| Arc::clone(&r)).map_err(|_| EngineError::Poisoned)
+        self.rules
+            .read()
+            .map(|r| Arc::clone(&r))
+            .map_err(|_| EngineError::Poisoned)
     }
 
     /// The live rule set's version.
@@ -162,7 +201,10 @@ impl Engine {
     /// Routes many events with one rule set snapshot and one log transaction. Events that
     /// cannot be routed get their error in place; the others are decided and logged, in order,
     /// so two events of the same record in one batch invite it once.
-    pub fn route_batch(&self, events: &[Event]) -> Result<Vec<Result<Vec<Decision>, EventError>>, EngineError> {
+    pub fn route_batch(
+        &self,
+        events: &[Event],
+    ) -> Result<Vec<Result<Vec<Decision>, EventError>>, EngineError> {
         let set = self.rules()?;
         let now = self.clock.now();
         // Conditions are pure: evaluate them before taking the log lock.
@@ -193,40 +235,50 @@ impl Engine {
         mut results: Vec<Result<Vec<Decision>, EventError>>,
     ) -> Result<Vec<Result<Vec<Decision>, EventError>>, EngineError> {
         let mut state = self.state.lock().map_err(|_| EngineError::Poisoned)?;
+        // The log entries, and for each the (event, decision) it was made from. An entry takes
+        // its decision's strings instead of copying them; they are given back after the append.
         let mut entries = Vec::new();
-        let mut added: Vec<(String, String)> = Vec::new();
-        {
-            let State { invited, .. } = &mut *state;
-            for decisions in results.iter_mut().flatten() {
-                for d in decisions.iter_mut() {
-                    if d.outcome == Outcome::Skipped {
-                        continue;
-                    }
-                    let key = (d.portal.clone(), d.record_id.clone());
-                    if invited.contains(&key) {
-                        d.outcome = Outcome::Skipped;
-                        d.reason = Some(Reason::AlreadyInvited);
-                        d.message = None;
-                        continue;
-                    }
-                    match d.outcome {
-                        Outcome::Invited => {
-                            invited.insert(key.clone());
-                            added.push(key);
-                            entries.push(LogEntry::Invited(invitation(d)));
-                        }
-                        _ => entries.push(LogEntry::Failed(failure(d))),
-                    }
+        let mut origins: Vec<(usize, usize)> = Vec::new();
+        for (i, result) in results.iter_mut().enumerate() {
+            let Ok(decisions) = result else { continue };
+            for (j, d) in decisions.iter_mut().enumerate() {
+                if d.outcome == Outcome::Skipped {
+                    continue;
                 }
+                if state.is_invited(&d.portal, &d.record_id) {
+                    d.outcome = Outcome::Skipped;
+                    d.reason = Some(Reason::AlreadyInvited);
+                    d.message = None;
+                    continue;
+                }
+                if d.outcome == Outcome::Invited {
+                    // Marked now, so a later event of the same record in this batch sees it.
+                    state.mark_invited(&d.portal, &d.record_id);
+                    entries.push(LogEntry::Invited(take_invitation(d)));
+                } else {
+                    entries.push(LogEntry::Failed(take_failure(d)));
+                }
+                origins.push((i, j));
             }
         }
         if !entries.is_empty() {
             if let Err(e) = state.store.append(&entries) {
-                // Nothing was logged: forget the keys this batch added.
-                for key in added {
-                    state.invited.remove(&key);
+                // Nothing was logged: forget the keys this batch added (none of them was
+                // invited before, or its decision would have been `already-invited`).
+                for entry in &entries {
+                    if let LogEntry::Invited(inv) = entry {
+                        state.unmark_invited(&inv.portal, &inv.record_id);
+                    }
                 }
                 return Err(EngineError::Store(e));
+            }
+        }
+        drop(state);
+        for (entry, (i, j)) in entries.into_iter().zip(origins) {
+            if let Some(Ok(decisions)) = results.get_mut(i) {
+                if let Some(d) = decisions.get_mut(j) {
+                    give_back(d, entry);
+                }
             }
         }
         Ok(results)
@@ -263,7 +315,7 @@ impl Engine {
             rule_set_version: last.map(|i| i.rule_set_version),
         });
         state.store.append(std::slice::from_ref(&entry))?;
-        state.invited.remove(&(portal.to_string(), record_id.to_string()));
+        state.unmark_invited(portal, record_id);
         Ok(())
     }
 
@@ -280,30 +332,57 @@ impl Engine {
     }
 }
 
-fn invitation(d: &Decision) -> Invitation {
+/// The invitation of an invited decision, taking its strings (see [`give_back`]).
+fn take_invitation(d: &mut Decision) -> Invitation {
     Invitation {
-        portal: d.portal.clone(),
-        record_id: d.record_id.clone(),
-        record_name: d.record_name.clone(),
-        language: d.language.clone().unwrap_or_default(),
-        sender_group: d.sender_group.clone(),
-        email: d.email.clone().unwrap_or_default(),
+        portal: std::mem::take(&mut d.portal),
+        record_id: std::mem::take(&mut d.record_id),
+        record_name: d.record_name.take(),
+        language: d.language.take().unwrap_or_default(),
+        sender_group: d.sender_group.take(),
+        email: d.email.take().unwrap_or_default(),
         event: d.event,
         time: d.time,
-        rule_set_version: d.rule_set_version.clone(),
+        rule_set_version: std::mem::take(&mut d.rule_set_version),
     }
 }
 
-fn failure(d: &Decision) -> Failure {
+/// The failure of a failed decision, taking its strings (see [`give_back`]).
+fn take_failure(d: &mut Decision) -> Failure {
     Failure {
-        portal: d.portal.clone(),
-        record_id: d.record_id.clone(),
-        record_name: d.record_name.clone(),
-        email: d.email.clone(),
-        language: d.language.clone(),
+        portal: std::mem::take(&mut d.portal),
+        record_id: std::mem::take(&mut d.record_id),
+        record_name: d.record_name.take(),
+        email: d.email.take(),
+        language: d.language.take(),
         reason: d.reason.map_or("other", Reason::as_str).to_string(),
-        message: d.message.clone().unwrap_or_default(),
+        message: d.message.take().unwrap_or_default(),
         time: d.time,
-        rule_set_version: Some(d.rule_set_version.clone()),
+        rule_set_version: Some(std::mem::take(&mut d.rule_set_version)),
+    }
+}
+
+/// Puts back the strings [`take_invitation`] or [`take_failure`] took from a decision.
+/// (An invited decision always has a language and an email, a failed one a message.)
+fn give_back(d: &mut Decision, entry: LogEntry) {
+    match entry {
+        LogEntry::Invited(i) => {
+            d.portal = i.portal;
+            d.record_id = i.record_id;
+            d.record_name = i.record_name;
+            d.language = Some(i.language);
+            d.sender_group = i.sender_group;
+            d.email = Some(i.email);
+            d.rule_set_version = i.rule_set_version;
+        }
+        LogEntry::Failed(f) | LogEntry::DeliveryFailed(f) => {
+            d.portal = f.portal;
+            d.record_id = f.record_id;
+            d.record_name = f.record_name;
+            d.email = f.email;
+            d.language = f.language;
+            d.message = Some(f.message);
+            d.rule_set_version = f.rule_set_version.unwrap_or_default();
+        }
     }
 }

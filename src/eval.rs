@@ -92,7 +92,11 @@ pub fn op<'a, R: Access + ?Sized>(o: &'a Op, c: &Ctx<'a, R>) -> Truth {
                     Truth::False => {}
                 }
             }
-            if unknown { Truth::Unknown } else { Truth::False }
+            if unknown {
+                Truth::Unknown
+            } else {
+                Truth::False
+            }
         }
         Op::Not(x) => op(x, c).not(),
         Op::StrEq { slot, s, negated } => c.with_str(*slot, |v| tv((v == &**s) != *negated)),
@@ -124,9 +128,13 @@ pub fn op<'a, R: Access + ?Sized>(o: &'a Op, c: &Ctx<'a, R>) -> Truth {
             Val::List(l) => list_has_str(&l, s),
             _ => Truth::Unknown,
         },
-        Op::Affix { slot, s, suffix } => {
-            c.with_str(*slot, |h| tv(if *suffix { h.ends_with(&**s) } else { h.starts_with(&**s) }))
-        }
+        Op::Affix { slot, s, suffix } => c.with_str(*slot, |h| {
+            tv(if *suffix {
+                h.ends_with(&**s)
+            } else {
+                h.starts_with(&**s)
+            })
+        }),
         Op::Regex { slot, re } => c.with_str(*slot, |h| tv(re.is_match(h))),
         Op::General(n) => general(n, c).truth(),
     }
@@ -151,7 +159,11 @@ fn list_has_str(l: &ListView<'_>, s: &str) -> Truth {
             }
         }
     }
-    if unknown { Truth::Unknown } else { Truth::False }
+    if unknown {
+        Truth::Unknown
+    } else {
+        Truth::False
+    }
 }
 
 fn is_empty(v: &Val<'_>) -> bool {
@@ -211,7 +223,9 @@ pub fn eq3(a: &Val<'_>, b: &Val<'_>) -> Truth {
     match (a, b) {
         (Val::Null, _) | (_, Val::Null) => Truth::Unknown,
         (Val::Bool(x), Val::Bool(y)) => tv(x == y),
-        (Val::List(_), _) | (_, Val::List(_)) | (Val::Object, _) | (_, Val::Object) => Truth::Unknown,
+        (Val::List(_), _) | (_, Val::List(_)) | (Val::Object, _) | (_, Val::Object) => {
+            Truth::Unknown
+        }
         _ => compare(a, b).map_or(Truth::Unknown, |o| tv(o == Ordering::Equal)),
     }
 }
@@ -241,8 +255,12 @@ fn offset<'a>(v: Val<'a>, secs: i64) -> Val<'a> {
         return Val::Null;
     };
     match v {
-        Val::Date(d) if secs % 86_400 == 0 => d.checked_add_signed(delta).map_or(Val::Null, Val::Date),
-        Val::Date(d) => value::date_start(d).checked_add_signed(delta).map_or(Val::Null, Val::DateTime),
+        Val::Date(d) if secs % 86_400 == 0 => {
+            d.checked_add_signed(delta).map_or(Val::Null, Val::Date)
+        }
+        Val::Date(d) => value::date_start(d)
+            .checked_add_signed(delta)
+            .map_or(Val::Null, Val::DateTime),
         Val::DateTime(t) => t.checked_add_signed(delta).map_or(Val::Null, Val::DateTime),
         Val::Str(s) => match temporal(&s) {
             Some(t) => offset(t, secs),
@@ -260,7 +278,9 @@ fn map_str<'a>(s: Cow<'a, str>, f: impl Fn(&str) -> Cow<'_, str>) -> Cow<'a, str
 }
 
 fn lower(s: &str) -> Cow<'_, str> {
-    if s.chars().any(|c| c.to_lowercase().next() != Some(c) || c.to_lowercase().nth(1).is_some()) {
+    if s.chars()
+        .any(|c| c.to_lowercase().next() != Some(c) || c.to_lowercase().nth(1).is_some())
+    {
         Cow::Owned(s.to_lowercase())
     } else {
         Cow::Borrowed(s)
@@ -268,7 +288,9 @@ fn lower(s: &str) -> Cow<'_, str> {
 }
 
 fn upper(s: &str) -> Cow<'_, str> {
-    if s.chars().any(|c| c.to_uppercase().next() != Some(c) || c.to_uppercase().nth(1).is_some()) {
+    if s.chars()
+        .any(|c| c.to_uppercase().next() != Some(c) || c.to_uppercase().nth(1).is_some())
+    {
         Cow::Owned(s.to_uppercase())
     } else {
         Cow::Borrowed(s)

@@ -33,15 +33,28 @@ pub struct PortalExplanation {
     pub conditions: Vec<ExplainedCond>,
 }
 
-fn explain_cond(set: &RuleSet, role: String, cond: &Cond, record: &serde_json::Value, now: DateTime<Utc>) -> ExplainedCond {
+fn explain_cond(
+    set: &RuleSet,
+    role: String,
+    cond: &Cond,
+    record: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> ExplainedCond {
     let env = Env {
         record,
         fields: &set.fields,
         now,
     };
     let tree = interp::explain(&cond.node, &env);
-    let source_text = set.sources.get(cond.source).map(|f| f.text.clone()).unwrap_or_default();
-    let text = source_text.get(cond.node.span.start..cond.node.span.end).unwrap_or("").to_string();
+    let source_text = set
+        .sources
+        .get(cond.source)
+        .map(|f| f.text.clone())
+        .unwrap_or_default();
+    let text = source_text
+        .get(cond.node.span.start..cond.node.span.end)
+        .unwrap_or("")
+        .to_string();
     ExplainedCond {
         role,
         text: squash(&text),
@@ -50,9 +63,50 @@ fn explain_cond(set: &RuleSet, role: String, cond: &Cond, record: &serde_json::V
     }
 }
 
-/// Collapses runs of whitespace (conditions may span lines).
+/// Collapses runs of whitespace (conditions may span lines) and drops comments: a condition's
+/// span can reach over the comments that follow it.
 fn squash(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    strip_comments(s)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Removes every `#` comment (to the end of its line) outside string literals and back-quoted
+/// field names.
+fn strip_comments(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    let mut quote: Option<char> = None;
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) => {
+                out.push(c);
+                if c == '\\' && q == '"' {
+                    if let Some(escaped) = chars.next() {
+                        out.push(escaped);
+                    }
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None if c == '#' => {
+                for rest in chars.by_ref() {
+                    if rest == '\n' || rest == '\r' {
+                        out.push(rest);
+                        break;
+                    }
+                }
+            }
+            None => {
+                if c == '"' || c == '`' {
+                    quote = Some(c);
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
 }
 
 /// Explains every portal for an event. The log is not consulted, so `already-invited` is not
@@ -92,7 +146,13 @@ pub fn explain_event(set: &RuleSet, event: &Event, now: DateTime<Utc>) -> Vec<Po
         .collect()
 }
 
-fn portal_conditions(set: &RuleSet, idx: usize, p: &Portal, event: &Event, now: DateTime<Utc>) -> Vec<ExplainedCond> {
+fn portal_conditions(
+    set: &RuleSet,
+    idx: usize,
+    p: &Portal,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Vec<ExplainedCond> {
     let mut out = Vec::new();
     let record = crate::record::JsonRecord(&event.record);
     if matches!(
@@ -113,7 +173,13 @@ fn portal_conditions(set: &RuleSet, idx: usize, p: &Portal, event: &Event, now: 
         match &b.when {
             None => return out,
             Some(c) => {
-                let e = explain_cond(set, format!("invite \"{}\" when", b.language), c, &event.record, now);
+                let e = explain_cond(
+                    set,
+                    format!("invite \"{}\" when", b.language),
+                    c,
+                    &event.record,
+                    now,
+                );
                 let hit = e.tree.value.truth() == Truth::True;
                 out.push(e);
                 if hit {
@@ -129,7 +195,9 @@ fn why(field: &str, a: &Absence) -> String {
     match a {
         Absence::Missing => format!("`{field}` is missing"),
         Absence::Null => format!("`{field}` is null"),
-        Absence::Mismatch { expected, found } => format!("`{field}` is {found}, expected {expected}"),
+        Absence::Mismatch { expected, found } => {
+            format!("`{field}` is {found}, expected {expected}")
+        }
         Absence::Unparsable { expected, raw } => format!("`{field}` is \"{raw}\", not {expected}"),
     }
 }
@@ -166,7 +234,13 @@ fn render_tree(e: &Explained, src: &str, depth: usize, out: &mut String) {
     let truth = e.value.truth();
     let mut notes = Vec::new();
     field_notes(e, &mut notes);
-    let _ = write!(out, "    {:<8}{}{}", truth.as_str(), "  ".repeat(depth), text);
+    let _ = write!(
+        out,
+        "    {:<8}{}{}",
+        truth.as_str(),
+        "  ".repeat(depth),
+        text
+    );
     if !notes.is_empty() {
         let _ = write!(out, "    ({})", notes.join(", "));
     }

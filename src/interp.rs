@@ -110,9 +110,9 @@ fn contains(hay: &Value, needle: &Value) -> Truth {
 fn offset(v: &Value, secs: i64) -> Value {
     let delta = Duration::try_seconds(secs);
     match (v, delta) {
-        (Value::Date(d), Some(delta)) if secs % 86_400 == 0 => d
-            .checked_add_signed(delta)
-            .map_or(Value::Null, Value::Date),
+        (Value::Date(d), Some(delta)) if secs % 86_400 == 0 => {
+            d.checked_add_signed(delta).map_or(Value::Null, Value::Date)
+        }
         (Value::Date(d), Some(delta)) => value::date_start(*d)
             .checked_add_signed(delta)
             .map_or(Value::Null, Value::DateTime),
@@ -127,9 +127,17 @@ fn offset(v: &Value, secs: i64) -> Value {
     }
 }
 
+/// How the evaluation of one node evaluates a child.
+type Child<'c> = &'c mut dyn FnMut(&Node) -> Value;
+
 /// The semantics of one node, given a way to evaluate its children. Every child is evaluated
 /// exactly once, in order (the explanation tree relies on it).
-fn step(node: &Node, env: &Env<'_>, child: &mut dyn FnMut(&Node) -> Value) -> Value {
+///
+/// Evaluation recurses once per nesting level (up to `prescan::MAX_DEPTH`) on the caller's
+/// stack, so this function only dispatches and each kind has its own function: an unoptimized
+/// build reserves one frame for the locals of every arm of a `match`, which made this frame
+/// 3 KiB when everything was inline.
+fn step(node: &Node, env: &Env<'_>, child: Child<'_>) -> Value {
     match &node.kind {
         NodeKind::Const(v) => v.clone(),
         NodeKind::Field(id) => env
@@ -137,118 +145,156 @@ fn step(node: &Node, env: &Env<'_>, child: &mut dyn FnMut(&Node) -> Value) -> Va
             .get(*id)
             .map_or(Value::Null, |info| read_field(env.record, info).value),
         NodeKind::Not(x) => Value::from_truth(child(x).truth().not()),
-        NodeKind::And(xs) => {
-            let ts: Vec<Truth> = xs.iter().map(|x| child(x).truth()).collect();
-            Value::from_truth(kleene_all(ts))
-        }
-        NodeKind::Or(xs) => {
-            let ts: Vec<Truth> = xs.iter().map(|x| child(x).truth()).collect();
-            Value::from_truth(kleene_any(ts))
-        }
-        NodeKind::Cmp(op, a, b) => {
-            let (va, vb) = (child(a), child(b));
-            if va.is_null() || vb.is_null() {
-                return Value::Null;
-            }
-            let t = match op {
-                CmpOp::Eq => eq3(&va, &vb),
-                CmpOp::Ne => eq3(&va, &vb).not(),
-                _ => match value::compare(&va, &vb) {
-                    None => Truth::Unknown,
-                    Some(o) => Truth::from_bool(match op {
-                        CmpOp::Lt => o.is_lt(),
-                        CmpOp::Le => o.is_le(),
-                        CmpOp::Gt => o.is_gt(),
-                        _ => o.is_ge(),
-                    }),
-                },
-            };
-            Value::from_truth(t)
-        }
-        NodeKind::In { negated, lhs, list } => {
-            let (v, l) = (child(lhs), child(list));
-            let t = match (&v, &l) {
-                (Value::Null, _) | (_, Value::Null) => Truth::Unknown,
-                (_, Value::List(items)) => member(items, &v),
-                _ => Truth::Unknown,
-            };
-            Value::from_truth(if *negated { t.not() } else { t })
-        }
-        NodeKind::Contains(a, b) => {
-            let (va, vb) = (child(a), child(b));
-            Value::from_truth(contains(&va, &vb))
-        }
-        NodeKind::ContainsAny(a, b) | NodeKind::ContainsAll(a, b) => {
-            let (va, vb) = (child(a), child(b));
-            let t = match (&va, &vb) {
-                (Value::List(_), Value::List(wanted)) => {
-                    let each = wanted.iter().map(|w| contains(&va, w));
-                    if matches!(node.kind, NodeKind::ContainsAny(..)) {
-                        kleene_any(each)
-                    } else {
-                        kleene_all(each)
-                    }
-                }
-                _ => Truth::Unknown,
-            };
-            Value::from_truth(t)
-        }
-        NodeKind::StartsWith(a, b) | NodeKind::EndsWith(a, b) => {
-            let (va, vb) = (child(a), child(b));
-            let t = match (&va, &vb) {
-                (Value::Str(s), Value::Str(p)) => Truth::from_bool(
-                    if matches!(node.kind, NodeKind::StartsWith(..)) {
-                        s.starts_with(p.as_str())
-                    } else {
-                        s.ends_with(p.as_str())
-                    },
-                ),
-                _ => Truth::Unknown,
-            };
-            Value::from_truth(t)
-        }
-        NodeKind::Matches(a, re) => match child(a) {
-            Value::Str(s) => Value::Bool(re.is_match(&s)),
-            _ => Value::Null,
-        },
-        NodeKind::Test(test, x) => {
-            let v = child(x);
-            Value::Bool(match test {
-                TestOp::IsNull => v.is_null(),
-                TestOp::IsNotNull => !v.is_null(),
-                TestOp::IsEmpty => v.is_empty(),
-                TestOp::IsNotEmpty => !v.is_empty(),
-            })
-        }
-        NodeKind::Coalesce(xs) => {
-            // Every operand is evaluated (evaluation is pure); the first non-null wins.
-            let values: Vec<Value> = xs.iter().map(&mut *child).collect();
-            values
-                .into_iter()
-                .find(|v| !v.is_null())
-                .unwrap_or(Value::Null)
-        }
+        NodeKind::And(xs) => junction(xs, true, child),
+        NodeKind::Or(xs) => junction(xs, false, child),
+        NodeKind::Cmp(op, a, b) => cmp(*op, a, b, child),
+        NodeKind::In { negated, lhs, list } => in_list(*negated, lhs, list, child),
+        NodeKind::Contains(a, b) => contains_node(a, b, child),
+        NodeKind::ContainsAny(a, b) => contains_some(a, b, true, child),
+        NodeKind::ContainsAll(a, b) => contains_some(a, b, false, child),
+        NodeKind::StartsWith(a, b) => affix(a, b, false, child),
+        NodeKind::EndsWith(a, b) => affix(a, b, true, child),
+        NodeKind::Matches(a, re) => matches(a, re, child),
+        NodeKind::Test(t, x) => test(*t, x, child),
+        NodeKind::Coalesce(xs) => coalesce(xs, child),
+        NodeKind::FieldPred(id, pred) => field_pred(*id, pred, env),
         NodeKind::Offset(base, secs) => offset(&child(base), *secs),
-        NodeKind::FieldPred(id, pred) => {
-            let v = env
-                .fields
-                .get(*id)
-                .map_or(Value::Null, |info| read_field(env.record, info).value);
-            Value::from_truth(pred.test(&v))
-        }
-        NodeKind::Call(func, args) => {
-            let vals: Vec<Value> = args.iter().map(child).collect();
-            let arg = vals.first().cloned().unwrap_or(Value::Null);
-            match (func, arg) {
-                (Func::Lower, Value::Str(s)) => Value::Str(s.to_lowercase()),
-                (Func::Upper, Value::Str(s)) => Value::Str(s.to_uppercase()),
-                (Func::Trim, Value::Str(s)) => Value::Str(s.trim().to_string()),
-                (Func::Len, Value::Str(s)) => Value::Int(s.chars().count() as i64),
-                (Func::Len, Value::List(l)) => Value::Int(l.len() as i64),
-                (Func::Today, _) => Value::Date(env.now.date_naive()),
-                (Func::Now, _) => Value::DateTime(env.now.fixed_offset()),
-                _ => Value::Null,
+        NodeKind::Call(func, args) => call(*func, args, env, child),
+    }
+}
+
+/// Evaluates every child in order. (A loop rather than `map(..).collect()`: the iterator
+/// adapters would add a dozen frames per nesting level in an unoptimized build.)
+fn children(xs: &[Node], child: Child<'_>) -> Vec<Value> {
+    let mut out = Vec::with_capacity(xs.len());
+    for x in xs {
+        out.push(child(x));
+    }
+    out
+}
+
+/// `and` (`is_and`) or `or`: Kleene logic over every operand.
+fn junction(xs: &[Node], is_and: bool, child: Child<'_>) -> Value {
+    let values = children(xs, child);
+    let ts = values.iter().map(Value::truth);
+    Value::from_truth(if is_and {
+        kleene_all(ts)
+    } else {
+        kleene_any(ts)
+    })
+}
+
+fn contains_node(a: &Node, b: &Node, child: Child<'_>) -> Value {
+    let (va, vb) = (child(a), child(b));
+    Value::from_truth(contains(&va, &vb))
+}
+
+fn matches(a: &Node, re: &regex::Regex, child: Child<'_>) -> Value {
+    match child(a) {
+        Value::Str(s) => Value::Bool(re.is_match(&s)),
+        _ => Value::Null,
+    }
+}
+
+fn test(test: TestOp, x: &Node, child: Child<'_>) -> Value {
+    let v = child(x);
+    Value::Bool(match test {
+        TestOp::IsNull => v.is_null(),
+        TestOp::IsNotNull => !v.is_null(),
+        TestOp::IsEmpty => v.is_empty(),
+        TestOp::IsNotEmpty => !v.is_empty(),
+    })
+}
+
+fn field_pred(id: crate::ir::FieldId, pred: &crate::opt::pred::Pred, env: &Env<'_>) -> Value {
+    let v = env
+        .fields
+        .get(id)
+        .map_or(Value::Null, |info| read_field(env.record, info).value);
+    Value::from_truth(pred.test(&v))
+}
+
+fn cmp(op: CmpOp, a: &Node, b: &Node, child: Child<'_>) -> Value {
+    let (va, vb) = (child(a), child(b));
+    if va.is_null() || vb.is_null() {
+        return Value::Null;
+    }
+    let t = match op {
+        CmpOp::Eq => eq3(&va, &vb),
+        CmpOp::Ne => eq3(&va, &vb).not(),
+        _ => match value::compare(&va, &vb) {
+            None => Truth::Unknown,
+            Some(o) => Truth::from_bool(match op {
+                CmpOp::Lt => o.is_lt(),
+                CmpOp::Le => o.is_le(),
+                CmpOp::Gt => o.is_gt(),
+                _ => o.is_ge(),
+            }),
+        },
+    };
+    Value::from_truth(t)
+}
+
+fn in_list(negated: bool, lhs: &Node, list: &Node, child: Child<'_>) -> Value {
+    let (v, l) = (child(lhs), child(list));
+    let t = match (&v, &l) {
+        (Value::Null, _) | (_, Value::Null) => Truth::Unknown,
+        (_, Value::List(items)) => member(items, &v),
+        _ => Truth::Unknown,
+    };
+    Value::from_truth(if negated { t.not() } else { t })
+}
+
+/// `contains any` (`any`) or `contains all`.
+fn contains_some(a: &Node, b: &Node, any: bool, child: Child<'_>) -> Value {
+    let (va, vb) = (child(a), child(b));
+    let t = match (&va, &vb) {
+        (Value::List(_), Value::List(wanted)) => {
+            let each = wanted.iter().map(|w| contains(&va, w));
+            if any {
+                kleene_any(each)
+            } else {
+                kleene_all(each)
             }
         }
+        _ => Truth::Unknown,
+    };
+    Value::from_truth(t)
+}
+
+/// `starts with`, or `ends with` (`suffix`).
+fn affix(a: &Node, b: &Node, suffix: bool, child: Child<'_>) -> Value {
+    let (va, vb) = (child(a), child(b));
+    let t = match (&va, &vb) {
+        (Value::Str(s), Value::Str(p)) => Truth::from_bool(if suffix {
+            s.ends_with(p.as_str())
+        } else {
+            s.starts_with(p.as_str())
+        }),
+        _ => Truth::Unknown,
+    };
+    Value::from_truth(t)
+}
+
+fn coalesce(xs: &[Node], child: Child<'_>) -> Value {
+    // Every operand is evaluated (evaluation is pure); the first non-null wins.
+    children(xs, child)
+        .into_iter()
+        .find(|v| !v.is_null())
+        .unwrap_or(Value::Null)
+}
+
+fn call(func: Func, args: &[Node], env: &Env<'_>, child: Child<'_>) -> Value {
+    let vals = children(args, child);
+    let arg = vals.first().cloned().unwrap_or(Value::Null);
+    match (func, arg) {
+        (Func::Lower, Value::Str(s)) => Value::Str(s.to_lowercase()),
+        (Func::Upper, Value::Str(s)) => Value::Str(s.to_uppercase()),
+        (Func::Trim, Value::Str(s)) => Value::Str(s.trim().to_string()),
+        (Func::Len, Value::Str(s)) => Value::Int(s.chars().count() as i64),
+        (Func::Len, Value::List(l)) => Value::Int(l.len() as i64),
+        (Func::Today, _) => Value::Date(env.now.date_naive()),
+        (Func::Now, _) => Value::DateTime(env.now.fixed_offset()),
+        _ => Value::Null,
     }
 }

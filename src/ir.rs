@@ -343,7 +343,10 @@ fn json_type(v: &serde_json::Value) -> &'static str {
 }
 
 /// The JSON value at a path, walking nested objects.
-pub fn lookup_json<'a>(record: &'a serde_json::Value, path: &[String]) -> Option<&'a serde_json::Value> {
+pub fn lookup_json<'a>(
+    record: &'a serde_json::Value,
+    path: &[String],
+) -> Option<&'a serde_json::Value> {
     let mut cur = record;
     for seg in path {
         cur = cur.as_object()?.get(seg)?;
@@ -369,9 +372,7 @@ pub fn read_field(record: &serde_json::Value, info: &FieldInfo) -> Read {
     let value = match (info.kind, raw) {
         (FieldKind::Dynamic, v) => Value::from_json(v),
         (FieldKind::Text, serde_json::Value::String(s)) => Value::Str(s.clone()),
-        (FieldKind::Integer | FieldKind::Decimal, serde_json::Value::Number(n)) => {
-            value::number(n)
-        }
+        (FieldKind::Integer | FieldKind::Decimal, serde_json::Value::Number(n)) => value::number(n),
         (FieldKind::Boolean, serde_json::Value::Bool(b)) => Value::Bool(*b),
         (FieldKind::Date, serde_json::Value::String(s)) => match value::parse_date(s) {
             Some(d) => Value::Date(d),

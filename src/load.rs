@@ -43,12 +43,30 @@ pub enum LoadError {
 }
 
 /// Decodes file bytes: strips a UTF-8 BOM; invalid UTF-8 gives an `unreadable-file` diagnostic
-/// at the byte offset (and the text decoded lossily so the rest can still be shown).
+/// at the byte offset (and the text decoded lossily so the rest can still be shown), and so
+/// does a NUL byte. Both messages give the offset in the file, BOM included.
 pub fn decode(bytes: &[u8]) -> (String, Option<Diagnostic>) {
-    let bom = if bytes.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    let bom = if bytes.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
     let bytes = bytes.get(bom..).unwrap_or(bytes);
     match std::str::from_utf8(bytes) {
-        Ok(s) => (s.to_string(), None),
+        Ok(s) => {
+            // The parser's pre-scan refuses NUL bytes too, but only knows offsets in the text
+            // without the BOM.
+            let nul = s.bytes().position(|b| b == 0).map(|at| {
+                Diagnostic::error(
+                    Code::UnreadableFile,
+                    Span::new(at, at + 1),
+                    format!("NUL byte at byte offset {}", at + bom),
+                )
+                .with_label("NUL byte")
+                .with_help("rule files are text; remove the NUL byte (was a binary file given?)")
+            });
+            (s.to_string(), nul)
+        }
         Err(e) => {
             // The span is in the decoded text (without the BOM); the message gives the offset
             // in the file, as a hex editor shows it.
@@ -177,8 +195,12 @@ pub fn load_files(files: &[PathBuf]) -> Loaded {
     for (name, message) in early {
         let id = loaded.sources.add(name, "");
         loaded.diagnostics.push(
-            Diagnostic::error(Code::UnreadableFile, Span::default(), format!("cannot read the file: {message}"))
-                .in_source(id),
+            Diagnostic::error(
+                Code::UnreadableFile,
+                Span::default(),
+                format!("cannot read the file: {message}"),
+            )
+            .in_source(id),
         );
         loaded.rule_set = None;
     }
@@ -225,7 +247,8 @@ pub fn check_texts(
         }
     }
     let syntax_failed = diagnostics.iter().any(Diagnostic::is_error);
-    let (rule_set, check_diags, sources) = rules::check_partial(sources, &parsed, &partial, resolve);
+    let (rule_set, check_diags, sources) =
+        rules::check_partial(sources, &parsed, &partial, resolve);
     // In a file with syntax errors, a checker finding that overlaps one of them is a consequence
     // of it (`a == b == c` is reported as chained, not also as comparing a boolean with `c`).
     let syntax_spans: Vec<(SourceId, Span)> = diagnostics

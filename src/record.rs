@@ -67,7 +67,9 @@ impl<'a> ListView<'a> {
     /// The element at `i` as a view.
     pub fn get(&self, i: usize) -> Val<'a> {
         match *self {
-            ListView::Json(v) | ListView::JsonStrings(v) => v.get(i).map_or(Val::Null, json_dynamic),
+            ListView::Json(v) | ListView::JsonStrings(v) => {
+                v.get(i).map_or(Val::Null, json_dynamic)
+            }
             ListView::Values(v) => v.get(i).map_or(Val::Null, Val::from_value),
             ListView::Compact(v) => v.get(i).map_or(Val::Null, CVal::view),
             ListView::Strings(v) => v.get(i).map_or(Val::Null, |s| Val::Str(Cow::Borrowed(s))),
@@ -161,7 +163,9 @@ pub fn typed(kind: FieldKind, v: Val<'_>) -> Val<'_> {
         (FieldKind::Boolean, v @ Val::Bool(_)) => v,
         (FieldKind::Date, Val::Str(s)) => value::parse_date(&s).map_or(Val::Null, Val::Date),
         (FieldKind::Date, v @ Val::Date(_)) => v,
-        (FieldKind::DateTime, Val::Str(s)) => value::parse_datetime(&s).map_or(Val::Null, Val::DateTime),
+        (FieldKind::DateTime, Val::Str(s)) => {
+            value::parse_datetime(&s).map_or(Val::Null, Val::DateTime)
+        }
         (FieldKind::DateTime, v @ Val::DateTime(_)) => v,
         (FieldKind::Multiselect, Val::List(l)) => match l {
             ListView::Json(items) => {
@@ -261,7 +265,9 @@ impl Access for JsonRecord<'_> {
     #[inline]
     fn load_str(&self, _slot: usize, field: &FieldMeta) -> StrRef<'_> {
         match self.find(field) {
-            Some(serde_json::Value::String(s)) if matches!(field.kind, FieldKind::Dynamic | FieldKind::Text) => {
+            Some(serde_json::Value::String(s))
+                if matches!(field.kind, FieldKind::Dynamic | FieldKind::Text) =>
+            {
                 StrRef::Str(s)
             }
             _ => StrRef::Other,
@@ -361,7 +367,8 @@ impl Projection {
                 let pos = match node.keys.iter().position(|(k, _, _)| **k == **seg) {
                     Some(p) => p,
                     None => {
-                        node.keys.push((seg.clone().into_boxed_str(), None, ProjNode::default()));
+                        node.keys
+                            .push((seg.clone().into_boxed_str(), None, ProjNode::default()));
                         node.keys.len() - 1
                     }
                 };
@@ -395,14 +402,21 @@ pub struct CompactRecord {
 impl CompactRecord {
     /// Parses a JSON object from bytes, keeping only the projected fields. Fails on invalid
     /// JSON or when the bytes are not an object.
-    pub fn parse(bytes: &[u8], projection: &Projection) -> Result<CompactRecord, serde_json::Error> {
+    pub fn parse(
+        bytes: &[u8],
+        projection: &Projection,
+    ) -> Result<CompactRecord, serde_json::Error> {
         let mut rec = CompactRecord::default();
         rec.parse_into(bytes, projection)?;
         Ok(rec)
     }
 
     /// Like [`CompactRecord::parse`], reusing this record's storage.
-    pub fn parse_into(&mut self, bytes: &[u8], projection: &Projection) -> Result<(), serde_json::Error> {
+    pub fn parse_into(
+        &mut self,
+        bytes: &[u8],
+        projection: &Projection,
+    ) -> Result<(), serde_json::Error> {
         self.reset(projection);
         let mut de = serde_json::Deserializer::from_slice(bytes);
         ObjectSeed {
@@ -615,7 +629,9 @@ fn retype(kind: FieldKind, v: CVal) -> CVal {
         (FieldKind::Integer | FieldKind::Decimal, v @ (CVal::Int(_) | CVal::Dec(_))) => v,
         (FieldKind::Boolean, v @ CVal::Bool(_)) => v,
         (FieldKind::Date, CVal::Str(s)) => value::parse_date(&s).map_or(CVal::Null, CVal::Date),
-        (FieldKind::DateTime, CVal::Str(s)) => value::parse_datetime(&s).map_or(CVal::Null, CVal::DateTime),
+        (FieldKind::DateTime, CVal::Str(s)) => {
+            value::parse_datetime(&s).map_or(CVal::Null, CVal::DateTime)
+        }
         (FieldKind::Multiselect, CVal::List(items)) => {
             if items.iter().all(|i| matches!(i, CVal::Str(_))) {
                 CVal::List(items)
@@ -733,7 +749,11 @@ impl<T: HostRecord> Access for HostAccess<'_, T> {
         match self.map.get(slot).copied().flatten() {
             None => StrRef::Other,
             Some(i) => match self.record.get(i) {
-                Val::Str(Cow::Borrowed(s)) if matches!(field.kind, FieldKind::Dynamic | FieldKind::Text) => StrRef::Str(s),
+                Val::Str(Cow::Borrowed(s))
+                    if matches!(field.kind, FieldKind::Dynamic | FieldKind::Text) =>
+                {
+                    StrRef::Str(s)
+                }
                 Val::Str(_) => StrRef::Slow,
                 _ if matches!(field.kind, FieldKind::Dynamic | FieldKind::Text) => StrRef::Other,
                 _ => StrRef::Slow,

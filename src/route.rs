@@ -104,7 +104,9 @@ pub enum EventError {
     #[error("the record is not a JSON object")]
     NotAnObject,
     /// A portal's id field is missing, null or empty.
-    #[error("the record has no id: field `{field}` (identity of portal \"{portal}\") is missing or empty")]
+    #[error(
+        "the record has no id: field `{field}` (identity of portal \"{portal}\") is missing or empty"
+    )]
     MissingRecordId {
         /// The portal.
         portal: String,
@@ -131,28 +133,38 @@ fn text<R: Access + ?Sized>(set: &RuleSet, record: &R, id: FieldId) -> Option<St
     }
 }
 
-fn record_id<R: Access + ?Sized>(set: &RuleSet, portal: &Portal, record: &R) -> Result<String, EventError> {
+fn record_id<R: Access + ?Sized>(
+    set: &RuleSet,
+    portal: &Portal,
+    record: &R,
+) -> Result<String, EventError> {
     let slot = portal.identity.id.0 as usize;
-    let field = set.fields.get(portal.identity.id).map(|i| i.display()).unwrap_or_default();
+    // Only the error paths need the field's name: building it is not free.
+    let field = || {
+        set.fields
+            .get(portal.identity.id)
+            .map(|i| i.display())
+            .unwrap_or_default()
+    };
     let Some(meta) = set.compiled.fields.get(slot) else {
         return Err(EventError::MissingRecordId {
             portal: portal.name.clone(),
-            field,
+            field: field(),
         });
     };
     match record.load(slot, meta) {
         Val::Null => Err(EventError::MissingRecordId {
             portal: portal.name.clone(),
-            field,
+            field: field(),
         }),
         Val::Str(s) if s.trim().is_empty() => Err(EventError::MissingRecordId {
             portal: portal.name.clone(),
-            field,
+            field: field(),
         }),
         Val::Str(s) => Ok(s.into_owned()),
         Val::Int(i) => Ok(i.to_string()),
         other => Err(EventError::BadRecordId {
-            field,
+            field: field(),
             found: match other {
                 Val::Bool(_) => "a boolean".into(),
                 Val::Dec(_) => "a decimal number".into(),
@@ -176,7 +188,11 @@ fn truth<R: Access + ?Sized>(set: &RuleSet, op: &Op, record: &R, now: DateTime<U
 
 /// Decides every portal for an event, up to (not including) the already-invited check, which
 /// needs the log. Email checks are done here: the engine applies already-invited before them.
-pub fn decide(set: &RuleSet, event: &Event, now: DateTime<Utc>) -> Result<Vec<Decision>, EventError> {
+pub fn decide(
+    set: &RuleSet,
+    event: &Event,
+    now: DateTime<Utc>,
+) -> Result<Vec<Decision>, EventError> {
     if !event.record.is_object() {
         return Err(EventError::NotAnObject);
     }
@@ -230,7 +246,8 @@ pub fn decide_with<R: Access + ?Sized>(
                             Reason::InvalidEmail
                         });
                         d.message = Some(e.to_string());
-                        d.email = raw_email;
+                        // Keep a mistyped address for the failure log; blanks are no address.
+                        d.email = raw_email.filter(|_| d.reason == Some(Reason::InvalidEmail));
                     }
                 }
             }
@@ -280,16 +297,29 @@ pub fn parse_event_line(
     bytes: &[u8],
     projection: &crate::record::Projection,
 ) -> Result<(EventKind, crate::record::CompactRecord), String> {
-    let text = std::str::from_utf8(bytes).map_err(|e| format!("invalid UTF-8 at byte offset {}", e.valid_up_to()))?;
-    let mut de = serde_json::Deserializer::from_str(text);
     let mut record = crate::record::CompactRecord::default();
-    let parsed = serde::Deserializer::deserialize_any(
-        &mut de,
-        LineVisitor {
-            projection,
-            record: &mut record,
-        },
-    );
+    let kind = parse_event_line_into(bytes, projection, &mut record)?;
+    Ok((kind, record))
+}
+
+/// [`parse_event_line`] into an existing record, reusing its storage: `herald route` keeps one
+/// record per batch slot, so that parsing frees and allocates record by record instead of
+/// freeing a whole batch at once (which makes glibc's allocator slow). On error the record's
+/// content is unspecified.
+pub fn parse_event_line_into(
+    bytes: &[u8],
+    projection: &crate::record::Projection,
+    record: &mut crate::record::CompactRecord,
+) -> Result<EventKind, String> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| format!("invalid UTF-8 at byte offset {}", e.valid_up_to()))?;
+    if too_deep(bytes) {
+        return Err(format!(
+            "the line is nested deeper than {MAX_LINE_DEPTH} levels"
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = serde::Deserializer::deserialize_any(&mut de, LineVisitor { projection, record });
     let (kind, has_record) = match parsed {
         Ok(x) => x,
         Err(e) => return Err(line_error(&e)),
@@ -297,13 +327,56 @@ pub fn parse_event_line(
     de.end().map_err(|e| format!("invalid JSON: {e}"))?;
     let kind = match kind {
         Some(Ok(k)) => k,
-        Some(Err(s)) => return Err(format!("unknown event kind `{s}`; expected \"create\" or \"update\"")),
+        Some(Err(s)) => {
+            return Err(format!(
+                "unknown event kind `{s}`; expected \"create\" or \"update\""
+            ));
+        }
         None => return Err(String::from("missing `event` (\"create\" or \"update\")")),
     };
     if !has_record {
         return Err(String::from("missing `record`"));
     }
-    Ok((kind, record))
+    Ok(kind)
+}
+
+/// Deepest nesting of arrays and objects accepted in an event line, the line's own object
+/// included. It is serde_json's recursion limit (which refuses the 128th level), applied to
+/// the whole line: serde_json skips a value no rule reads without that limit, and a record
+/// must not be accepted or refused depending on which of its fields the rules read.
+pub const MAX_LINE_DEPTH: usize = 127;
+
+/// True when the line nests arrays and objects deeper than [`MAX_LINE_DEPTH`], outside strings.
+fn too_deep(bytes: &[u8]) -> bool {
+    // Fast path: a line with few opening brackets cannot be too deep.
+    if bytes.iter().filter(|b| matches!(b, b'[' | b'{')).count() <= MAX_LINE_DEPTH {
+        return false;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_LINE_DEPTH {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 fn line_error(e: &serde_json::Error) -> String {
@@ -334,7 +407,9 @@ impl<'de> serde::de::Visitor<'de> for LineVisitor<'_, '_> {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut kind = None;
         let mut has_record = false;
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        // `KindSeed` borrows the key from the line when it has no escapes (a plain
+        // `Cow<str>` would always allocate).
+        while let Some(key) = map.next_key_seed(KindSeed)? {
             match &*key {
                 "event" => {
                     let s: std::borrow::Cow<'de, str> = map.next_value_seed(KindSeed)?;
@@ -367,7 +442,10 @@ impl<'de> serde::de::DeserializeSeed<'de> for KindSeed {
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("an event kind")
             }
-            fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                s: &'de str,
+            ) -> Result<Self::Value, E> {
                 Ok(std::borrow::Cow::Borrowed(s))
             }
             fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {

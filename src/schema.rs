@@ -127,16 +127,19 @@ impl Schema {
     /// Loads a schema from CRM field metadata (see `docs/schemas.md`).
     pub fn from_field_metadata(name: &str, json: &str) -> Result<Schema, MetadataError> {
         let meta: Metadata = serde_json::from_str(json).map_err(|e| MetadataError {
-            message: format!("{e}"),
+            message: strip_position(&e.to_string()),
             line: e.line(),
             column: e.column(),
         })?;
         let mut fields = Vec::new();
-        for (i, f) in meta.fields.iter().enumerate() {
-            fields.push(metadata_field(f).map_err(|message| MetadataError {
-                message: format!("field #{} (`{}`): {message}", i + 1, f.api_name),
-                line: 0,
-                column: 0,
+        for f in &meta.fields {
+            fields.push(metadata_field(f).map_err(|(message, needle)| {
+                let (line, column) = position_of(json, &needle);
+                MetadataError {
+                    message,
+                    line,
+                    column,
+                }
             })?);
         }
         Ok(Schema::new(meta.module.as_deref().unwrap_or(name), fields).renamed(name))
@@ -182,7 +185,36 @@ struct PickValue {
     display_value: Option<String>,
 }
 
-fn metadata_field(f: &MetaField) -> Result<Field, String> {
+/// The `data_type` values Herald reads, for help lines (docs/schemas.md has the mapping).
+pub const DATA_TYPES: &[&str] = &[
+    "text",
+    "textarea",
+    "email",
+    "phone",
+    "website",
+    "autonumber",
+    "lookup",
+    "ownerlookup",
+    "integer",
+    "bigint",
+    "double",
+    "decimal",
+    "percent",
+    "currency",
+    "boolean",
+    "date",
+    "datetime",
+    "picklist",
+    "multiselectpicklist",
+    "object",
+    "subform",
+];
+
+/// The message when a field's `data_type` is not one of [`DATA_TYPES`] starts with this.
+pub const UNKNOWN_DATA_TYPE: &str = "unknown data_type";
+
+/// One field of the metadata; on error, the message and the JSON text to point at.
+fn metadata_field(f: &MetaField) -> Result<Field, (String, String)> {
     let values = || -> Vec<String> {
         f.pick_list_values
             .iter()
@@ -210,10 +242,13 @@ fn metadata_field(f: &MetaField) -> Result<Field, String> {
                 .collect::<Result<Vec<_>, _>>()?,
         ),
         other => {
-            return Err(format!(
-                "unknown data_type `{other}`; expected one of text, textarea, email, phone, \
-                 website, autonumber, lookup, integer, bigint, double, decimal, percent, currency, \
-                 boolean, date, datetime, picklist, multiselectpicklist, object"
+            let needle = serde_json::to_string(other).unwrap_or_default();
+            return Err((
+                format!(
+                    "{UNKNOWN_DATA_TYPE} `{other}` for the field `{}`",
+                    f.api_name
+                ),
+                needle,
             ));
         }
     };
@@ -223,36 +258,152 @@ fn metadata_field(f: &MetaField) -> Result<Field, String> {
     })
 }
 
-/// Levenshtein distance, for did-you-mean suggestions.
+/// Removes serde_json's " at line L column C" suffix: the position is reported separately.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message.get(..i).unwrap_or(message).to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// The 1-based line and column of the first `"data_type": <needle>` in `json` (or of the first
+/// occurrence of `needle`), `(0, 0)` when not found.
+fn position_of(json: &str, needle: &str) -> (usize, usize) {
+    if needle.is_empty() {
+        return (0, 0);
+    }
+    let mut at = None;
+    let mut from = 0;
+    while let Some(i) = json.get(from..).and_then(|rest| rest.find(needle)) {
+        let start = from + i;
+        let before = json.get(..start).unwrap_or("").trim_end();
+        if before.ends_with(':')
+            && before
+                .trim_end_matches(':')
+                .trim_end()
+                .ends_with("\"data_type\"")
+        {
+            at = Some(start);
+            break;
+        }
+        if at.is_none() {
+            at = Some(start);
+        }
+        from = start + needle.len();
+    }
+    let Some(at) = at else {
+        return (0, 0);
+    };
+    let before = json.get(..at).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = json
+        .get(line_start..at)
+        .map_or(1, |s| s.chars().count() + 1);
+    (line, column)
+}
+
+/// Edit distance for did-you-mean suggestions: insertions, deletions, substitutions and
+/// transpositions of two adjacent characters (`Emial` -> `Email` is 1) each count 1
+/// (optimal string alignment distance).
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    // Three rows: two rows back (for transpositions), the previous one and the current one.
+    let mut prev2: Vec<usize> = vec![0; b.len() + 1];
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
+    for i in 0..a.len() {
         cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        for j in 0..b.len() {
+            let cost = usize::from(a[i] != b[j]);
+            let mut d = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+            if i > 0 && j > 0 && a[i] == b[j - 1] && a[i - 1] == b[j] {
+                d = d.min(prev2[j - 1] + 1);
+            }
+            cur[j + 1] = d;
         }
+        std::mem::swap(&mut prev2, &mut prev);
         std::mem::swap(&mut prev, &mut cur);
     }
     prev[b.len()]
 }
 
-/// The closest candidate within a distance proportional to the word's length.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+/// The closest candidate within a distance proportional to the word's length; failing that, the
+/// only candidate that starts with the word (at least 3 characters, ignoring case), so that
+/// `no-language` suggests `no-language-matched`.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let lower = word.to_lowercase();
     let mut best: Option<(usize, &str)> = None;
+    let mut prefixed: Vec<&str> = Vec::new();
     for c in candidates {
-        if c.to_lowercase() == lower {
+        let c_lower = c.to_lowercase();
+        if c_lower == lower {
             return Some(c);
         }
-        let d = edit_distance(&lower, &c.to_lowercase());
+        let d = edit_distance(&lower, &c_lower);
         let limit = (word.chars().count().max(c.chars().count()) / 3).max(1);
         if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
         }
+        if lower.chars().count() >= 3 && c_lower.starts_with(&lower) && !prefixed.contains(&c) {
+            prefixed.push(c);
+        }
     }
-    best.map(|(_, c)| c)
+    match (best, prefixed.as_slice()) {
+        (Some((_, c)), _) => Some(c),
+        (None, [only]) => Some(only),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transpositions_count_one() {
+        assert_eq!(edit_distance("Emial", "Email"), 1);
+        assert_eq!(edit_distance("trail", "trial"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(
+            did_you_mean("Emial", ["id", "Full_Name", "Email"]),
+            Some("Email")
+        );
+        assert_eq!(
+            did_you_mean("trail", ["paid", "trial", "free"]),
+            Some("trial")
+        );
+    }
+
+    #[test]
+    fn unique_prefix_is_suggested() {
+        let reasons = ["paused", "no-language-matched", "already-invited"];
+        assert_eq!(
+            did_you_mean("no-language", reasons),
+            Some("no-language-matched")
+        );
+        assert_eq!(
+            did_you_mean("Mail", ["Mailing_City", "Mailing_Country"]),
+            None
+        );
+        assert_eq!(did_you_mean("xyz", reasons), None);
+    }
+
+    #[test]
+    fn unknown_data_type_points_into_the_json() {
+        let json =
+            "{\"fields\": [\n  {\"api_name\": \"geolocation\", \"data_type\": \"geolocation\"}\n]}";
+        let e = Schema::from_field_metadata("C", json).err();
+        let got = e.as_ref().map(|e| (e.message.as_str(), e.line, e.column));
+        let want = "unknown data_type `geolocation` for the field `geolocation`";
+        assert_eq!(got, Some((want, 2, 44)));
+        let e = Schema::from_field_metadata("C", "{\"fields\": [,]}").err();
+        let got = e.as_ref().map(|e| (e.message.as_str(), e.line, e.column));
+        assert_eq!(got, Some(("expected value", 1, 13)));
+    }
 }

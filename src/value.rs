@@ -151,7 +151,9 @@ impl Value {
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => number(n),
             serde_json::Value::String(s) => Value::Str(s.clone()),
-            serde_json::Value::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
+            serde_json::Value::Array(items) => {
+                Value::List(items.iter().map(Value::from_json).collect())
+            }
             serde_json::Value::Object(_) => Value::Object,
         }
     }
@@ -180,7 +182,11 @@ impl fmt::Display for Value {
             Value::Int(i) => write!(f, "{i}"),
             Value::Dec(x) => {
                 let s = format!("{x}");
-                if s.contains('.') { f.write_str(&s) } else { write!(f, "{s}.0") }
+                if s.contains('.') {
+                    f.write_str(&s)
+                } else {
+                    write!(f, "{s}.0")
+                }
             }
             Value::Str(s) => write!(f, "{}", serde_json::Value::String(s.clone())),
             Value::Date(d) => write!(f, "@{}", d.format("%Y-%m-%d")),
@@ -209,9 +215,20 @@ pub fn number(n: &serde_json::Number) -> Value {
     }
 }
 
-/// Parses `YYYY-MM-DD`.
+/// True when `s` has the shape `YYYY-MM-DD` (four, two and two ASCII digits), valid or not.
+pub fn has_date_shape(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// Parses `YYYY-MM-DD`: exactly that shape (no sign, no five-digit year, no single-digit month)
+/// and a day that exists.
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
-    if s.len() != 10 {
+    if !has_date_shape(s) {
         return None;
     }
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()

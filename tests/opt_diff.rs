@@ -21,8 +21,24 @@ fn field() -> impl Strategy<Value = String> {
 
 fn constant() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "\"FR\"", "\"BE\"", "\"\"", "\"fr\"", "\"vip\"", "\"2026-01-01\"", "1", "2", "3.5", "-1", "0", "2.0",
-        "true", "false", "@2026-01-01", "@2026-01-01T10:00:00Z", "@2025-12-31T23:00:00-02:00", "null",
+        "\"FR\"",
+        "\"BE\"",
+        "\"\"",
+        "\"fr\"",
+        "\"vip\"",
+        "\"2026-01-01\"",
+        "1",
+        "2",
+        "3.5",
+        "-1",
+        "0",
+        "2.0",
+        "true",
+        "false",
+        "@2026-01-01",
+        "@2026-01-01T10:00:00Z",
+        "@2025-12-31T23:00:00-02:00",
+        "null",
     ])
     .prop_map(str::to_string)
 }
@@ -42,13 +58,21 @@ fn leaf() -> impl Strategy<Value = String> {
         (constant(), cmp, field()).prop_map(|(c, o, f)| format!("{c} {o} {f}")),
         (field(), list()).prop_map(|(f, l)| format!("{f} in {l}")),
         (field(), list()).prop_map(|(f, l)| format!("{f} not in {l}")),
-        (field(), prop::sample::select(vec!["is null", "is not null", "is empty", "is not empty"]))
+        (
+            field(),
+            prop::sample::select(vec!["is null", "is not null", "is empty", "is not empty"])
+        )
             .prop_map(|(f, t)| format!("{f} {t}")),
         (field(), constant()).prop_map(|(f, c)| format!("{f} contains {c}")),
         (field(), list()).prop_map(|(f, l)| format!("{f} contains any {l}")),
         (field(), list()).prop_map(|(f, l)| format!("{f} contains all {l}")),
-        (field(), prop::sample::select(vec!["\"F\"", "\"R\"", "\"\""])).prop_map(|(f, c)| format!("{f} starts with {c}")),
-        (field(), prop::sample::select(vec!["\"R\"", "\"E\""])).prop_map(|(f, c)| format!("{f} ends with {c}")),
+        (
+            field(),
+            prop::sample::select(vec!["\"F\"", "\"R\"", "\"\""])
+        )
+            .prop_map(|(f, c)| format!("{f} starts with {c}")),
+        (field(), prop::sample::select(vec!["\"R\"", "\"E\""]))
+            .prop_map(|(f, c)| format!("{f} ends with {c}")),
         field().prop_map(|f| format!("{f} matches \"^[A-Z]+$\"")),
         field().prop_map(|f| format!("lower({f}) == \"fr\"")),
         field().prop_map(|f| format!("upper(trim({f})) in [\"FR\", \"BE\"]")),
@@ -67,8 +91,10 @@ fn condition() -> impl Strategy<Value = String> {
     leaf().prop_recursive(5, 40, 4, |inner| {
         prop_oneof![
             inner.clone().prop_map(|e| format!("not ({e})")),
-            prop::collection::vec(inner.clone(), 2..5).prop_map(|v| format!("({})", v.join(" and "))),
-            prop::collection::vec(inner.clone(), 2..5).prop_map(|v| format!("({})", v.join(" or "))),
+            prop::collection::vec(inner.clone(), 2..5)
+                .prop_map(|v| format!("({})", v.join(" and "))),
+            prop::collection::vec(inner.clone(), 2..5)
+                .prop_map(|v| format!("({})", v.join(" or "))),
             (inner.clone(), inner).prop_map(|(a, b)| format!("(({a}) ?? false) or not ({b})")),
         ]
     })
@@ -108,20 +134,22 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
 }
 
 fn record() -> impl Strategy<Value = serde_json::Value> {
-    prop::collection::vec(prop::option::weighted(0.85, json_value()), FIELDS.len()).prop_map(|vals| {
-        let mut m = serde_json::Map::new();
-        for (name, v) in FIELDS.iter().zip(vals) {
-            let Some(v) = v else { continue };
-            if let Some(inner) = name.strip_prefix("o.") {
-                let mut o = serde_json::Map::new();
-                o.insert(inner.to_string(), v);
-                m.insert("o".into(), serde_json::Value::Object(o));
-            } else {
-                m.insert((*name).to_string(), v);
+    prop::collection::vec(prop::option::weighted(0.85, json_value()), FIELDS.len()).prop_map(
+        |vals| {
+            let mut m = serde_json::Map::new();
+            for (name, v) in FIELDS.iter().zip(vals) {
+                let Some(v) = v else { continue };
+                if let Some(inner) = name.strip_prefix("o.") {
+                    let mut o = serde_json::Map::new();
+                    o.insert(inner.to_string(), v);
+                    m.insert("o".into(), serde_json::Value::Object(o));
+                } else {
+                    m.insert((*name).to_string(), v);
+                }
             }
-        }
-        serde_json::Value::Object(m)
-    })
+            serde_json::Value::Object(m)
+        },
+    )
 }
 
 /// A host struct exposing the test fields, backed by JSON so every generated record has one.
@@ -130,7 +158,9 @@ struct Host(serde_json::Value);
 impl HostRecord for Host {
     const FIELDS: &'static [&'static str] = FIELDS;
     fn get(&self, index: usize) -> Val<'_> {
-        let Some(name) = FIELDS.get(index) else { return Val::Null };
+        let Some(name) = FIELDS.get(index) else {
+            return Val::Null;
+        };
         let v = match name.strip_prefix("o.") {
             Some(inner) => self.0.get("o").and_then(|o| o.get(inner)),
             None => self.0.get(*name),
@@ -143,41 +173,117 @@ fn schema() -> Schema {
     Schema::new(
         "T",
         vec![
-            Field { name: "a".into(), ty: FieldType::Picklist(vec!["FR".into(), "BE".into(), "fr".into(), "".into(), "vip".into(), "2026-01-01".into()]) },
-            Field { name: "s".into(), ty: FieldType::Text },
-            Field { name: "n".into(), ty: FieldType::Decimal },
-            Field { name: "d".into(), ty: FieldType::DateTime },
-            Field { name: "l".into(), ty: FieldType::Multiselect(vec!["FR".into(), "BE".into(), "vip".into(), "beta".into(), "fr".into()]) },
-            Field { name: "b".into(), ty: FieldType::Boolean },
-            Field { name: "o".into(), ty: FieldType::Object(vec![Field { name: "x".into(), ty: FieldType::Integer }]) },
+            Field {
+                name: "a".into(),
+                ty: FieldType::Picklist(vec![
+                    "FR".into(),
+                    "BE".into(),
+                    "fr".into(),
+                    "".into(),
+                    "vip".into(),
+                    "2026-01-01".into(),
+                ]),
+            },
+            Field {
+                name: "s".into(),
+                ty: FieldType::Text,
+            },
+            Field {
+                name: "n".into(),
+                ty: FieldType::Decimal,
+            },
+            Field {
+                name: "d".into(),
+                ty: FieldType::DateTime,
+            },
+            Field {
+                name: "l".into(),
+                ty: FieldType::Multiselect(vec![
+                    "FR".into(),
+                    "BE".into(),
+                    "vip".into(),
+                    "beta".into(),
+                    "fr".into(),
+                ]),
+            },
+            Field {
+                name: "b".into(),
+                ty: FieldType::Boolean,
+            },
+            Field {
+                name: "o".into(),
+                ty: FieldType::Object(vec![Field {
+                    name: "x".into(),
+                    ty: FieldType::Integer,
+                }]),
+            },
         ],
     )
 }
 
-fn check_one(src: &str, rec: &serde_json::Value, schema: Option<&Schema>) -> Result<(), TestCaseError> {
+fn check_one(
+    src: &str,
+    rec: &serde_json::Value,
+    schema: Option<&Schema>,
+) -> Result<(), TestCaseError> {
     let Ok(cond) = Condition::compile(src, schema) else {
         // Type errors are the checker's business; only compiled conditions are compared.
         return Ok(());
     };
-    let now = chrono::DateTime::parse_from_rfc3339("2026-01-05T12:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    let now = chrono::DateTime::parse_from_rfc3339("2026-01-05T12:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
     let clock = FixedClock(now);
     let expected = cond.eval_reference(rec, &clock);
     // The optimized IR under the interpreter.
-    let env = Env { record: rec, fields: cond.fields(), now };
+    let env = Env {
+        record: rec,
+        fields: cond.fields(),
+        now,
+    };
     let opt_ref = interp::truth(cond.optimized(), &env);
-    prop_assert_eq!(opt_ref, expected, "optimized IR under the interpreter: {} on {}", src, rec);
+    prop_assert_eq!(
+        opt_ref,
+        expected,
+        "optimized IR under the interpreter: {} on {}",
+        src,
+        rec
+    );
     // The compiled program on the three record kinds.
     let json = cond.eval_record(&JsonRecord(rec), now);
-    prop_assert_eq!(json, expected, "compiled, serde_json record: {} on {}", src, rec);
+    prop_assert_eq!(
+        json,
+        expected,
+        "compiled, serde_json record: {} on {}",
+        src,
+        rec
+    );
     let bytes = serde_json::to_vec(rec).unwrap();
     let compact = cond.parse_record(&bytes).unwrap();
-    prop_assert_eq!(cond.eval_record(&compact, now), expected, "compiled, compact record: {} on {}", src, rec);
+    prop_assert_eq!(
+        cond.eval_record(&compact, now),
+        expected,
+        "compiled, compact record: {} on {}",
+        src,
+        rec
+    );
     let map = cond.host_map::<Host>();
     let host = Host(rec.clone());
-    prop_assert_eq!(cond.eval_host(&host, &map, now), expected, "compiled, host struct: {} on {}", src, rec);
+    prop_assert_eq!(
+        cond.eval_host(&host, &map, now),
+        expected,
+        "compiled, host struct: {} on {}",
+        src,
+        rec
+    );
     // Idempotence.
     let again = opt::optimize(cond.optimized());
-    prop_assert_eq!(opt::fingerprint(&again), opt::fingerprint(cond.optimized()), "optimizer not idempotent on {}", src);
+    prop_assert_eq!(
+        opt::fingerprint(&again),
+        opt::fingerprint(cond.optimized()),
+        "optimizer not idempotent on {}",
+        src
+    );
     Ok(())
 }
 
@@ -204,22 +310,40 @@ proptest! {
 fn null_traps_stay_unknown() {
     let clock = FixedClock(chrono::Utc::now());
     let null = serde_json::json!({"x": null});
-    for src in ["x == 1 or x != 1", "x == \"FR\" and x == \"DE\"", "not (x > 3) and x > 3", "x > 5 or x <= 5"] {
+    for src in [
+        "x == 1 or x != 1",
+        "x == \"FR\" and x == \"DE\"",
+        "not (x > 3) and x > 3",
+        "x > 5 or x <= 5",
+    ] {
         let c = Condition::compile(src, None).unwrap();
         assert_eq!(c.eval(&null, &clock), Truth::Unknown, "{src}");
         assert_eq!(c.eval_reference(&null, &clock), Truth::Unknown, "{src}");
     }
     let one = serde_json::json!({"x": 1});
-    assert_eq!(Condition::compile("x == 1 or x != 1", None).unwrap().eval(&one, &clock), Truth::True);
+    assert_eq!(
+        Condition::compile("x == 1 or x != 1", None)
+            .unwrap()
+            .eval(&one, &clock),
+        Truth::True
+    );
     let fr = serde_json::json!({"x": "FR"});
-    assert_eq!(Condition::compile("x == \"FR\" and x == \"DE\"", None).unwrap().eval(&fr, &clock), Truth::False);
+    assert_eq!(
+        Condition::compile("x == \"FR\" and x == \"DE\"", None)
+            .unwrap()
+            .eval(&fr, &clock),
+        Truth::False
+    );
 }
 
 #[test]
 fn optimizer_merges_per_field() {
     let shape = |src: &str| opt::fingerprint(Condition::compile(src, None).unwrap().optimized());
     // Twelve ORed equalities become one set membership.
-    let ors = (0..12).map(|i| format!("c == \"K{i}\"")).collect::<Vec<_>>().join(" or ");
+    let ors = (0..12)
+        .map(|i| format!("c == \"K{i}\""))
+        .collect::<Vec<_>>()
+        .join(" or ");
     assert!(shape(&ors).starts_with("p0:Str"), "{}", shape(&ors));
     // Subsumption.
     assert_eq!(shape("x > 5 and x > 3"), shape("x > 5"));
@@ -230,5 +354,8 @@ fn optimizer_merges_per_field() {
     assert_eq!(shape("not (x == 1 and y == 2)"), shape("x != 1 or y != 2"));
     // Idempotence and absorption.
     assert_eq!(shape("a == 1 and a == 1"), shape("a == 1"));
-    assert_eq!(shape("s == \"x\" and (s == \"x\" or t == 2)"), shape("s == \"x\""));
+    assert_eq!(
+        shape("s == \"x\" and (s == \"x\" or t == 2)"),
+        shape("s == \"x\"")
+    );
 }

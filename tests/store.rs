@@ -1,5 +1,5 @@
 //! The log store: one behavioural suite run against every implementation, plus SQLite specifics.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 use std::time::Duration;

@@ -12,7 +12,11 @@ use std::process::ExitCode;
 mod cli;
 
 #[derive(Parser)]
-#[command(name = "herald", version, about = "Route CRM record events to customer-portal invitations")]
+#[command(
+    name = "herald",
+    version,
+    about = "Route CRM record events to customer-portal invitations"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -37,6 +41,14 @@ enum Command {
         /// Treat warnings as errors (exit 1).
         #[arg(long)]
         deny_warnings: bool,
+    },
+    /// Rewrite the `.herald` files under the paths in the canonical layout.
+    Fmt {
+        /// Only list the files that would change (exit 1 if any); write nothing.
+        #[arg(long)]
+        check: bool,
+        /// Files or directories (default: the current directory).
+        paths: Vec<PathBuf>,
     },
     /// Run the `test` blocks of the rule files under the paths.
     Test {
@@ -101,23 +113,51 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
                 _ => ExitCode::from(2),
             };
         }
     };
     let code = match cli.command {
-        Command::Check { paths, format, deny_warnings } => check(&paths, format, deny_warnings),
+        Command::Check {
+            paths,
+            format,
+            deny_warnings,
+        } => check(&paths, format, deny_warnings),
+        Command::Fmt { check, paths } => cli::fmt::run(&default_paths(paths), check),
         Command::Test { paths } => cli::test::run(&default_paths(paths)),
-        Command::Route { rules, events, db, all, now } => route(&rules, events.as_deref(), &db, all, now.as_deref()),
-        Command::Explain { rules, event, now, record } => cli::explain::run(&rules, &event, now.as_deref(), &record),
-        Command::Failures { db, portal, reason, since, json } => failures(&db, portal, reason, since.as_deref(), json),
+        Command::Route {
+            rules,
+            events,
+            db,
+            all,
+            now,
+        } => route(&rules, events.as_deref(), &db, all, now.as_deref()),
+        Command::Explain {
+            rules,
+            event,
+            now,
+            record,
+        } => cli::explain::run(&rules, &event, now.as_deref(), &record),
+        Command::Failures {
+            db,
+            portal,
+            reason,
+            since,
+            json,
+        } => failures(&db, portal, reason, since.as_deref(), json),
     };
     ExitCode::from(code)
 }
 
 fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
-    if paths.is_empty() { vec![PathBuf::from(".")] } else { paths }
+    if paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        paths
+    }
 }
 
 /// Parses `--now`.
@@ -148,8 +188,15 @@ fn check(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 {
         let loaded = herald::load::load_files(files);
         n_files += loaded.n_files;
         match format {
-            Format::Human => out.push_str(&render::human(&loaded.diagnostics, &loaded.sources, color)),
-            Format::Json => json_items.extend(loaded.diagnostics.iter().map(|d| render::to_json(d, &loaded.sources))),
+            Format::Human => {
+                out.push_str(&render::human(&loaded.diagnostics, &loaded.sources, color))
+            }
+            Format::Json => json_items.extend(
+                loaded
+                    .diagnostics
+                    .iter()
+                    .map(|d| render::to_json(d, &loaded.sources)),
+            ),
             Format::Github => out.push_str(&render::github(&loaded.diagnostics, &loaded.sources)),
         }
         all.extend(loaded.diagnostics);
@@ -160,19 +207,29 @@ fn check(paths: &[PathBuf], format: Format, deny_warnings: bool) -> u8 {
             eprintln!("{}", summary(&all, n_files));
         }
         Format::Json => {
-            println!("{}", serde_json::to_string_pretty(&json_items).unwrap_or_else(|_| "[]".into()));
+            cli::out(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&json_items).unwrap_or_else(|_| "[]".into())
+            ));
         }
-        Format::Github => print!("{out}"),
+        Format::Github => cli::out(&out),
     }
     let errors = all.iter().any(|d| d.severity == Severity::Error);
     let warnings = all.iter().any(|d| d.severity == Severity::Warning);
-    if errors || (deny_warnings && warnings) { 1 } else { 0 }
+    if errors || (deny_warnings && warnings) {
+        1
+    } else {
+        0
+    }
 }
 
 /// Prints a rule set's diagnostics to stderr.
 pub(crate) fn report_rules(loaded: &herald::load::Loaded) {
     let color = std::io::stderr().is_terminal();
-    eprint!("{}", render::human(&loaded.diagnostics, &loaded.sources, color));
+    eprint!(
+        "{}",
+        render::human(&loaded.diagnostics, &loaded.sources, color)
+    );
     eprintln!("{}", summary(&loaded.diagnostics, loaded.n_files));
 }
 
@@ -210,7 +267,7 @@ fn route(rules: &Path, events: Option<&Path>, db: &Path, all: bool, now: Option<
         Ok(s) => s,
         Err(code) => return code,
     };
-    let input: Box<dyn Read> = match events {
+    let input: Box<dyn Read + Send> = match events {
         None => Box::new(std::io::stdin()),
         Some(p) => match std::fs::File::open(p) {
             Ok(f) => Box::new(f),
@@ -234,12 +291,21 @@ fn route(rules: &Path, events: Option<&Path>, db: &Path, all: bool, now: Option<
             return 2;
         }
     };
-    cli::route::run(&engine, std::io::BufReader::with_capacity(1 << 20, input), all)
+    cli::route::run(&engine, input, all)
 }
 
-fn failures(db: &Path, portal: Option<String>, reason: Option<String>, since: Option<&str>, json: bool) -> u8 {
+fn failures(
+    db: &Path,
+    portal: Option<String>,
+    reason: Option<String>,
+    since: Option<&str>,
+    json: bool,
+) -> u8 {
     if !db.exists() {
-        eprintln!("error: no log database at `{}` (run `herald route` first, or pass --db)", db.display());
+        eprintln!(
+            "error: no log database at `{}` (run `herald route` first, or pass --db)",
+            db.display()
+        );
         return 2;
     }
     let since = match since.map(cli::parse_since).transpose() {
@@ -256,7 +322,13 @@ fn failures(db: &Path, portal: Option<String>, reason: Option<String>, since: Op
             return 2;
         }
     };
-    let query = FailureQuery { portal, reason, since, until: None, limit: None };
+    let query = FailureQuery {
+        portal,
+        reason,
+        since,
+        until: None,
+        limit: None,
+    };
     let rows = match herald::store::Store::failures(&mut store, &query) {
         Ok(r) => r,
         Err(e) => {
@@ -267,11 +339,14 @@ fn failures(db: &Path, portal: Option<String>, reason: Option<String>, since: Op
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if json {
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into()));
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".into())
+        );
     } else {
         let _ = write!(out, "{}", cli::failure_table(&rows));
     }
     let _ = out.flush();
     0
 }
-

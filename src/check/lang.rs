@@ -13,7 +13,10 @@ pub fn check_tag(tag: &str) -> Result<(), (String, String)> {
     if tag.contains('_') {
         return Err((
             format!("`{tag}` is not a BCP 47 language tag"),
-            format!("BCP 47 separates subtags with `-`: write \"{}\"", tag.replace('_', "-")),
+            format!(
+                "BCP 47 separates subtags with `-`: write \"{}\"",
+                tag.replace('_', "-")
+            ),
         ));
     }
     if well_formed(tag) {
@@ -27,9 +30,14 @@ pub fn check_tag(tag: &str) -> Result<(), (String, String)> {
         "italian" | "italiano" => "write \"it\"",
         "portuguese" | "portugues" | "português" => "write \"pt\"",
         "dutch" => "write \"nl\"",
-        _ => "write a BCP 47 tag: a 2- or 3-letter language, then optional script and region, such as \"fr\", \"pt-BR\" or \"zh-Hant-TW\"",
+        _ => {
+            "write a BCP 47 tag: a 2- or 3-letter language, then optional script and region, such as \"fr\", \"pt-BR\" or \"zh-Hant-TW\""
+        }
     };
-    Err((format!("`{tag}` is not a well-formed BCP 47 language tag"), help.to_string()))
+    Err((
+        format!("`{tag}` is not a well-formed BCP 47 language tag"),
+        help.to_string(),
+    ))
 }
 
 fn alpha(s: &str, min: usize, max: usize) -> bool {
@@ -80,7 +88,10 @@ fn well_formed(tag: &str) -> bool {
     }
     // variants
     while parts.get(i).is_some_and(|p| {
-        alnum(p, 5, 8) || (p.len() == 4 && p.as_bytes().first().is_some_and(u8::is_ascii_digit) && alnum(p, 4, 4))
+        alnum(p, 5, 8)
+            || (p.len() == 4
+                && p.as_bytes().first().is_some_and(u8::is_ascii_digit)
+                && alnum(p, 4, 4))
     }) {
         i += 1;
     }
@@ -119,16 +130,34 @@ mod tests {
 
     #[test]
     fn accepts_well_formed_tags() {
-        for t in ["fr", "de", "pt-BR", "zh-Hant-TW", "es-419", "en-GB-oxendict", "sr-Latn", "x-klingon", "de-CH-1996", "en-a-bbb-x-a-ccc"] {
+        for t in [
+            "fr",
+            "de",
+            "pt-BR",
+            "zh-Hant-TW",
+            "es-419",
+            "en-GB-oxendict",
+            "sr-Latn",
+            "x-klingon",
+            "de-CH-1996",
+            "en-a-bbb-x-a-ccc",
+        ] {
             assert!(check_tag(t).is_ok(), "{t}");
         }
     }
 
     #[test]
     fn rejects_malformed_tags() {
-        for t in ["", "f", "fr_FR", "french1", "fr-", "-fr", "fr--BE", "123", "fr-a", "x", "fr-BE-x", "french"] {
+        for t in [
+            "", "f", "fr_FR", "french1", "fr-", "-fr", "fr--BE", "123", "fr-a", "x", "fr-BE-x",
+            "french",
+        ] {
             assert!(check_tag(t).is_err(), "{t}");
         }
-        assert!(check_tag("fr_FR").err().is_some_and(|(_, h)| h.contains("fr-FR")));
+        assert!(
+            check_tag("fr_FR")
+                .err()
+                .is_some_and(|(_, h)| h.contains("fr-FR"))
+        );
     }
 }

@@ -3,7 +3,9 @@
 
 use super::expr::ExprChecker;
 use super::lang;
-use crate::ast::{self, ExpectedOutcome, InviteWhen, Item, PortalItem, SchemaBody, TestItem, TypeExpr};
+use crate::ast::{
+    self, ExpectedOutcome, InviteWhen, Item, PortalItem, SchemaBody, TestItem, TypeExpr,
+};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::event::EventKind;
 use crate::ir::{FieldKind, FieldTable};
@@ -87,17 +89,28 @@ pub fn check_partial(
         for item in &file.items {
             if let Item::Schema(decl) = item {
                 if let Some((first_src, first_span)) = schema_names.get(&decl.name.name) {
-                    let d = duplicate("schema", &decl.name.name, (*src, decl.name.span), *first_src, *first_span);
+                    let d = duplicate(
+                        "schema",
+                        &decl.name.name,
+                        (*src, decl.name.span),
+                        *first_src,
+                        *first_span,
+                    );
                     cx.err(*src, d);
                     continue;
                 }
                 schema_names.insert(decl.name.name.clone(), (*src, decl.name.span));
                 let fields = match &decl.body {
                     SchemaBody::Fields(fields) => Some(field_decls(&mut cx, *src, fields)),
-                    SchemaBody::File(path) => schema_file(&mut cx, *src, &decl.name.name, path, resolve),
+                    SchemaBody::File(path) => {
+                        schema_file(&mut cx, *src, &decl.name.name, path, resolve)
+                    }
                 };
                 broken.push(fields.is_none());
-                schemas.push(Schema::new(decl.name.name.clone(), fields.unwrap_or_default()));
+                schemas.push(Schema::new(
+                    decl.name.name.clone(),
+                    fields.unwrap_or_default(),
+                ));
             }
         }
     }
@@ -108,7 +121,13 @@ pub fn check_partial(
         for item in &file.items {
             if let Item::Portal(decl) = item {
                 if let Some((first_src, first_span)) = portal_names.get(&decl.name.value) {
-                    let d = duplicate("portal", &decl.name.value, (*src, decl.name.span), *first_src, *first_span);
+                    let d = duplicate(
+                        "portal",
+                        &decl.name.value,
+                        (*src, decl.name.span),
+                        *first_src,
+                        *first_span,
+                    );
                     cx.err(*src, d);
                     continue;
                 }
@@ -125,7 +144,13 @@ pub fn check_partial(
         for item in &file.items {
             if let Item::Test(decl) = item {
                 if let Some((first_src, first_span)) = test_names.get(&decl.name.value) {
-                    let d = duplicate("test", &decl.name.value, (*src, decl.name.span), *first_src, *first_span);
+                    let d = duplicate(
+                        "test",
+                        &decl.name.value,
+                        (*src, decl.name.span),
+                        *first_src,
+                        *first_span,
+                    );
                     cx.err(*src, d);
                     continue;
                 }
@@ -136,7 +161,7 @@ pub fn check_partial(
             }
         }
     }
-    let diags = cx.diags;
+    let mut diags = cx.diags;
     let version = version_of(&sources);
     if diags.iter().any(Diagnostic::is_error) {
         return (None, diags, sources);
@@ -151,6 +176,8 @@ pub fn check_partial(
         version,
         compiled,
     };
+    // Static analysis (warnings only): branches that never fire, overlaps, ... (`docs/analysis.md`).
+    diags.extend(crate::analysis::lint_rule_set(&set));
     (Some(set), diags, sources)
 }
 
@@ -173,7 +200,13 @@ pub fn version_of(sources: &Sources) -> String {
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-fn duplicate(kind: &str, name: &str, (src, span): (SourceId, Span), first_src: SourceId, first_span: Span) -> Diagnostic {
+fn duplicate(
+    kind: &str,
+    name: &str,
+    (src, span): (SourceId, Span),
+    first_src: SourceId,
+    first_span: Span,
+) -> Diagnostic {
     // Placed in its file before the secondary label is added: `in_source` would otherwise move a
     // label in another file along with it.
     let mut d = Diagnostic::error(
@@ -182,7 +215,9 @@ fn duplicate(kind: &str, name: &str, (src, span): (SourceId, Span), first_src: S
         format!("there is already a {kind} named `{name}` in this rule set"),
     )
     .with_label(format!("second {kind} `{name}`"))
-    .with_help(format!("rename one of them; {kind} names are unique across all files of a rule set"))
+    .with_help(format!(
+        "rename one of them; {kind} names are unique across all files of a rule set"
+    ))
     .in_source(src);
     d.secondary.push(crate::diagnostics::Label {
         source: first_src,
@@ -219,10 +254,11 @@ fn field_decls(cx: &mut Ctx<'_>, src: SourceId, decls: &[ast::FieldDecl]) -> Vec
                     )
                     .with_label("not a field type");
                     cx.poisoned.push(decl.name.name.clone());
-                    let all = FieldType::SIMPLE_NAMES
-                        .iter()
-                        .copied()
-                        .chain(["picklist", "multiselect", "object"]);
+                    let all = FieldType::SIMPLE_NAMES.iter().copied().chain([
+                        "picklist",
+                        "multiselect",
+                        "object",
+                    ]);
                     let alias = match ident.name.to_ascii_lowercase().as_str() {
                         "string" | "str" | "varchar" | "textarea" => Some("text"),
                         "int" | "bigint" | "long" => Some("integer"),
@@ -285,7 +321,11 @@ fn schema_file(
     path: &ast::StrLit,
     resolve: &mut SchemaResolver<'_>,
 ) -> Option<Vec<Field>> {
-    let from = cx.sources.get(src).map(|f| f.name.clone()).unwrap_or_default();
+    let from = cx
+        .sources
+        .get(src)
+        .map(|f| f.name.clone())
+        .unwrap_or_default();
     match resolve(&from, &path.value) {
         Ok((resolved, text)) => match Schema::from_field_metadata(name, &text) {
             Ok(s) => {
@@ -317,10 +357,14 @@ fn schema_file(
                         .and_then(|f| f.text.get(at..))
                         .and_then(|rest| rest.chars().next())
                         .map_or(0, char::len_utf8);
-                    let mut d = Diagnostic::error(Code::InvalidSchemaFile, Span::new(at, at + len), message)
-                        .with_label("here")
-                        .with_help(help)
-                        .in_source(json);
+                    let mut d = Diagnostic::error(
+                        Code::InvalidSchemaFile,
+                        Span::new(at, at + len),
+                        message,
+                    )
+                    .with_label("here")
+                    .with_help(help)
+                    .in_source(json);
                     d.secondary.push(crate::diagnostics::Label {
                         source: src,
                         span: path.span,
@@ -354,7 +398,9 @@ fn schema_file(
     }
 }
 
-const PORTAL_KEYS: &[&str] = &["records", "identity", "from", "status", "on", "require", "invite"];
+const PORTAL_KEYS: &[&str] = &[
+    "records", "identity", "from", "status", "on", "require", "invite",
+];
 
 fn portal(
     cx: &mut Ctx<'_>,
@@ -371,12 +417,16 @@ fn portal(
         if let Some(first) = seen.get(key) {
             cx.err(
                 src,
-                Diagnostic::error(Code::DuplicateKey, span, format!("`{key}` is given twice in this portal"))
-                    .with_secondary(*first, "first given here")
-                    .with_help(match key {
-                        "require" => "join the conditions with `and` in one `require` line",
-                        _ => "keep one of them",
-                    }),
+                Diagnostic::error(
+                    Code::DuplicateKey,
+                    span,
+                    format!("`{key}` is given twice in this portal"),
+                )
+                .with_secondary(*first, "first given here")
+                .with_help(match key {
+                    "require" => "join the conditions with `and` in one `require` line",
+                    _ => "keep one of them",
+                }),
             );
             false
         } else {
@@ -403,7 +453,10 @@ fn portal(
                         format!("there is no schema named `{}`", ident.name),
                     )
                     .with_label("unknown schema");
-                    d = match schema::did_you_mean(&ident.name, schemas.iter().map(|s| s.name.as_str())) {
+                    d = match schema::did_you_mean(
+                        &ident.name,
+                        schemas.iter().map(|s| s.name.as_str()),
+                    ) {
                         Some(s) => d.with_help(format!("did you mean `{s}`?")),
                         None if schemas.is_empty() => d.with_help(format!(
                             "declare it in a rule file of this directory: `schema {} {{ ... }}`",
@@ -411,7 +464,11 @@ fn portal(
                         )),
                         None => d.with_help(format!(
                             "the schemas are {}",
-                            schemas.iter().map(|s| format!("`{}`", s.name)).collect::<Vec<_>>().join(", ")
+                            schemas
+                                .iter()
+                                .map(|s| format!("`{}`", s.name))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         )),
                     };
                     cx.err(src, d);
@@ -456,8 +513,12 @@ fn portal(
                         ok = false;
                         cx.err(
                             src,
-                            Diagnostic::error(Code::InvalidValue, ident.span, format!("`{other}` is not a portal status"))
-                                .with_help("write `status active` or `status paused`"),
+                            Diagnostic::error(
+                                Code::InvalidValue,
+                                ident.span,
+                                format!("`{other}` is not a portal status"),
+                            )
+                            .with_help("write `status active` or `status paused`"),
                         );
                     }
                 }
@@ -524,10 +585,14 @@ fn portal(
                     ok = false;
                     cx.err(
                         src,
-                        Diagnostic::error(Code::OtherwiseNotLast, *last, "`otherwise` must be the last `invite` line")
-                            .with_label("the fallback")
-                            .with_secondary(inv.span, "this line comes after it")
-                            .with_help("move the `invite ... otherwise` line to the end of the portal"),
+                        Diagnostic::error(
+                            Code::OtherwiseNotLast,
+                            *last,
+                            "`otherwise` must be the last `invite` line",
+                        )
+                        .with_label("the fallback")
+                        .with_secondary(inv.span, "this line comes after it")
+                        .with_help("move the `invite ... otherwise` line to the end of the portal"),
                     );
                 }
                 if let Some(a) = always {
@@ -569,7 +634,7 @@ fn portal(
                     },
                 }
             }
-            PortalItem::Unknown(key, _) => {
+            PortalItem::Unknown(key, line) => {
                 ok = false;
                 let mut d = Diagnostic::error(
                     Code::UnknownKey,
@@ -577,8 +642,23 @@ fn portal(
                     format!("unknown key `{}` in a portal", key.name),
                 )
                 .with_label("not a portal key");
+                // `Subscription == "paid"` on a line of its own: the rest of a condition.
+                let rest = cx
+                    .sources
+                    .get(src)
+                    .map(|f| f.slice(Span::new(key.span.end, line.end)).trim_start())
+                    .unwrap_or("");
+                let looks_like_condition = [
+                    "==", "!=", "<", ">", "in ", "not ", "contains", "starts ", "ends ", "matches",
+                    "is ",
+                ]
+                .iter()
+                .any(|op| rest.starts_with(op));
                 d = match schema::did_you_mean(&key.name, PORTAL_KEYS.iter().copied()) {
                     Some(s) => d.with_help(format!("did you mean `{s}`? the keys are {}", PORTAL_KEYS.join(", "))),
+                    None if looks_like_condition => d.with_help(
+                        "this line looks like a condition: join it to the `require` or `invite ... when` line above with `and` or `or`",
+                    ),
                     None => d.with_help(format!("the keys are {}", PORTAL_KEYS.join(", "))),
                 };
                 cx.err(src, d);
@@ -637,7 +717,10 @@ fn condition(
         // A field declared with an unknown type is left out of the schema; that was reported.
         let text = cx.sources.get(src).map(|f| f.text.as_str()).unwrap_or("");
         diags.retain(|d| {
-            let name = text.get(d.span.start..d.span.end).unwrap_or("").trim_matches('`');
+            let name = text
+                .get(d.span.start..d.span.end)
+                .unwrap_or("")
+                .trim_matches('`');
             !(d.code == Code::UnknownField && cx.poisoned.iter().any(|p| p == name))
         });
     }
@@ -677,14 +760,22 @@ fn identity(
             (
                 paths
                     .iter()
-                    .map(|p| (p.segments.iter().map(|s| s.name.clone()).collect(), p.span()))
+                    .map(|p| {
+                        (
+                            p.segments.iter().map(|s| s.name.clone()).collect(),
+                            p.span(),
+                        )
+                    })
                     .collect(),
                 *span,
                 true,
             )
         }
         None => (
-            DEFAULT_IDENTITY.iter().map(|n| (vec![(*n).to_string()], decl.name.span)).collect(),
+            DEFAULT_IDENTITY
+                .iter()
+                .map(|n| (vec![(*n).to_string()], decl.name.span))
+                .collect(),
             decl.name.span,
             false,
         ),
@@ -706,10 +797,14 @@ fn identity(
                         if written {
                             format!("the {role} field `{shown}` is not in schema `{}`", s.name)
                         } else {
-                            format!("the default {role} field `{shown}` is not in schema `{}`", s.name)
+                            format!(
+                                "the default {role} field `{shown}` is not in schema `{}`",
+                                s.name
+                            )
                         },
                     );
-                    let suggestion = schema::did_you_mean(&shown, s.fields.iter().map(|f| f.name.as_str()));
+                    let suggestion =
+                        schema::did_you_mean(&shown, s.fields.iter().map(|f| f.name.as_str()));
                     d = match (suggestion, written) {
                         (Some(x), true) => d.with_help(format!("did you mean `{x}`?")),
                         (None, true) => d.with_help(format!(
@@ -727,8 +822,20 @@ fn identity(
                 }
                 Some(f) => {
                     let fits = match i {
-                        0 => matches!(f.ty, FieldType::Text | FieldType::Integer | FieldType::Email | FieldType::Phone),
-                        1 => matches!(f.ty, FieldType::Text | FieldType::Email | FieldType::Phone | FieldType::Picklist(_)),
+                        0 => matches!(
+                            f.ty,
+                            FieldType::Text
+                                | FieldType::Integer
+                                | FieldType::Email
+                                | FieldType::Phone
+                        ),
+                        1 => matches!(
+                            f.ty,
+                            FieldType::Text
+                                | FieldType::Email
+                                | FieldType::Phone
+                                | FieldType::Picklist(_)
+                        ),
                         _ => matches!(f.ty, FieldType::Email | FieldType::Text),
                     };
                     if !fits {
@@ -743,7 +850,11 @@ fn identity(
                             Diagnostic::error(
                                 Code::InvalidIdentity,
                                 *pspan,
-                                format!("the {role} field `{}` is {}, it must be {want}", path.join("."), f.ty.name()),
+                                format!(
+                                    "the {role} field `{}` is {}, it must be {want}",
+                                    path.join("."),
+                                    f.ty.name()
+                                ),
                             )
                             .with_help(format!("name {a_want} field as the {role}")),
                         );
@@ -790,7 +901,11 @@ fn test_case(
             TestItem::Record(text, span) => {
                 if record.is_some() {
                     ok = false;
-                    cx.err(src, Diagnostic::error(Code::InvalidTest, *span, "a test has one `record`").with_help("write one test per record"));
+                    cx.err(
+                        src,
+                        Diagnostic::error(Code::InvalidTest, *span, "a test has one `record`")
+                            .with_help("write one test per record"),
+                    );
                     continue;
                 }
                 match serde_json::from_str::<serde_json::Value>(text) {
@@ -799,11 +914,17 @@ fn test_case(
                         ok = false;
                         let offset = offset_of(text, e.line(), e.column());
                         let at = span.start + offset;
-                        let len = text.get(offset..).and_then(|r| r.chars().next()).map_or(1, char::len_utf8);
+                        let len = text
+                            .get(offset..)
+                            .and_then(|r| r.chars().next())
+                            .map_or(1, char::len_utf8);
                         // serde_json's message ends with a position relative to the record;
                         // the span gives the position in the file instead.
                         let full = e.to_string();
-                        let what = full.rfind(" at line ").and_then(|i| full.get(..i)).unwrap_or(&full);
+                        let what = full
+                            .rfind(" at line ")
+                            .and_then(|i| full.get(..i))
+                            .unwrap_or(&full);
                         cx.err(
                             src,
                             Diagnostic::error(
@@ -821,7 +942,15 @@ fn test_case(
                 Some(k) => event = k,
                 None => {
                     ok = false;
-                    cx.err(src, Diagnostic::error(Code::InvalidTest, ident.span, format!("`{}` is not an event", ident.name)).with_help("write `event create` or `event update`"));
+                    cx.err(
+                        src,
+                        Diagnostic::error(
+                            Code::InvalidTest,
+                            ident.span,
+                            format!("`{}` is not an event", ident.name),
+                        )
+                        .with_help("write `event create` or `event update`"),
+                    );
                 }
             },
             TestItem::Now(text, span) => {
@@ -830,7 +959,15 @@ fn test_case(
                     Ok(t) => now = Some(t.with_timezone(&chrono::Utc)),
                     Err(_) => {
                         ok = false;
-                        cx.err(src, Diagnostic::error(Code::InvalidTest, *span, format!("`{text}` is not a date-time")).with_help("write `now @2026-01-31T09:30:00Z`"));
+                        cx.err(
+                            src,
+                            Diagnostic::error(
+                                Code::InvalidTest,
+                                *span,
+                                format!("`{text}` is not a date-time"),
+                            )
+                            .with_help("write `now @2026-01-31T09:30:00Z`"),
+                        );
                     }
                 }
             }
@@ -842,14 +979,24 @@ fn test_case(
                     ok = false;
                     let mut names: Vec<&str> = declared.keys().map(String::as_str).collect();
                     names.sort_unstable();
-                    let mut d = Diagnostic::error(Code::InvalidTest, exp.portal.span, format!("there is no portal named \"{name}\""))
-                        .with_label("unknown portal");
+                    let mut d = Diagnostic::error(
+                        Code::InvalidTest,
+                        exp.portal.span,
+                        format!("there is no portal named \"{name}\""),
+                    )
+                    .with_label("unknown portal");
                     d = match schema::did_you_mean(name, names.iter().copied()) {
-                        Some(s) => d.with_help(format!("did you mean \"{s}\"? portal names are exact, case included")),
+                        Some(s) => d.with_help(format!(
+                            "did you mean \"{s}\"? portal names are exact, case included"
+                        )),
                         None if names.is_empty() => d.with_help("this rule set declares no portal"),
                         None => d.with_help(format!(
                             "the portals are {}",
-                            names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+                            names
+                                .iter()
+                                .map(|n| format!("\"{n}\""))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         )),
                     };
                     cx.err(src, d);
@@ -872,12 +1019,19 @@ fn test_case(
                                     Diagnostic::error(
                                         Code::InvalidTest,
                                         l.span,
-                                        format!("the portal \"{name}\" never invites in \"{}\"", l.value),
+                                        format!(
+                                            "the portal \"{name}\" never invites in \"{}\"",
+                                            l.value
+                                        ),
                                     )
                                     .with_label("no `invite` line in this language")
                                     .with_help(format!(
                                         "its languages are {}",
-                                        langs.iter().map(|x| format!("\"{x}\"")).collect::<Vec<_>>().join(", ")
+                                        langs
+                                            .iter()
+                                            .map(|x| format!("\"{x}\""))
+                                            .collect::<Vec<_>>()
+                                            .join(", ")
                                     )),
                                 );
                                 continue;
@@ -914,11 +1068,27 @@ fn test_case(
     }
     if record.is_none() && !decl.items.iter().any(|i| matches!(i, TestItem::Record(..))) {
         ok = false;
-        cx.err(src, Diagnostic::error(Code::InvalidTest, decl.name.span, "this test has no `record`").with_help("add `record { \"id\": \"c1\", ... }`"));
+        cx.err(
+            src,
+            Diagnostic::error(
+                Code::InvalidTest,
+                decl.name.span,
+                "this test has no `record`",
+            )
+            .with_help("add `record { \"id\": \"c1\", ... }`"),
+        );
     }
     if n_expect == 0 {
         ok = false;
-        cx.err(src, Diagnostic::error(Code::InvalidTest, decl.name.span, "this test expects nothing").with_help("add a line such as `expect \"Portal\" invites \"fr\"`"));
+        cx.err(
+            src,
+            Diagnostic::error(
+                Code::InvalidTest,
+                decl.name.span,
+                "this test expects nothing",
+            )
+            .with_help("add a line such as `expect \"Portal\" invites \"fr\"`"),
+        );
     }
     if !ok {
         return None;
@@ -937,23 +1107,47 @@ fn test_case(
 /// An unknown reason after `fails` (`failure` true) or `does not invite because`.
 fn unknown_reason(r: &ast::Ident, failure: bool) -> Diagnostic {
     let name = r.name.as_str();
-    let (known, other) = if failure { (FAIL_REASONS, SKIP_REASONS) } else { (SKIP_REASONS, FAIL_REASONS) };
+    let (known, other) = if failure {
+        (FAIL_REASONS, SKIP_REASONS)
+    } else {
+        (SKIP_REASONS, FAIL_REASONS)
+    };
     if other.contains(&name) {
         // The right reason after the wrong words.
         return if failure {
-            Diagnostic::error(Code::InvalidTest, r.span, format!("`{name}` is a reason to skip a portal, not a failure"))
-                .with_label("a skip reason")
-                .with_help(format!("write `does not invite because {name}`"))
+            Diagnostic::error(
+                Code::InvalidTest,
+                r.span,
+                format!("`{name}` is a reason to skip a portal, not a failure"),
+            )
+            .with_label("a skip reason")
+            .with_help(format!("write `does not invite because {name}`"))
         } else {
-            Diagnostic::error(Code::InvalidTest, r.span, format!("`{name}` is a failure, not a reason to skip a portal"))
-                .with_label("a failure reason")
-                .with_help(format!("write `fails {name}`"))
+            Diagnostic::error(
+                Code::InvalidTest,
+                r.span,
+                format!("`{name}` is a failure, not a reason to skip a portal"),
+            )
+            .with_label("a failure reason")
+            .with_help(format!("write `fails {name}`"))
         };
     }
-    let what = if failure { "failure reason" } else { "skip reason" };
-    let d = Diagnostic::error(Code::InvalidTest, r.span, format!("`{name}` is not a {what}")).with_label(format!("unknown {what}"));
+    let what = if failure {
+        "failure reason"
+    } else {
+        "skip reason"
+    };
+    let d = Diagnostic::error(
+        Code::InvalidTest,
+        r.span,
+        format!("`{name}` is not a {what}"),
+    )
+    .with_label(format!("unknown {what}"));
     match schema::did_you_mean(name, known.iter().copied()) {
-        Some(s) => d.with_help(format!("did you mean `{s}`? the {what}s are {}", known.join(", "))),
+        Some(s) => d.with_help(format!(
+            "did you mean `{s}`? the {what}s are {}",
+            known.join(", ")
+        )),
         None => d.with_help(format!("the {what}s are {}", known.join(", "))),
     }
 }
@@ -972,7 +1166,10 @@ fn offset_of(text: &str, line: usize, column: usize) -> usize {
     let mut offset = 0;
     for (i, l) in text.split_inclusive('\n').enumerate() {
         if i + 1 == line {
-            return offset + l.char_indices().nth(column.saturating_sub(1)).map_or(l.len(), |(b, _)| b);
+            return offset
+                + l.char_indices()
+                    .nth(column.saturating_sub(1))
+                    .map_or(l.len(), |(b, _)| b);
         }
         offset += l.len();
     }

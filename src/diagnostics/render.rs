@@ -34,7 +34,11 @@ pub struct JsonDiagnostic {
 /// Converts a diagnostic to its JSON shape.
 pub fn to_json(d: &Diagnostic, sources: &Sources) -> JsonDiagnostic {
     let (file, start, end) = match sources.get(d.source) {
-        Some(f) => (f.name.clone(), f.line_col(d.span.start), f.line_col(d.span.end)),
+        Some(f) => (
+            f.name.clone(),
+            f.line_col(d.span.start),
+            f.line_col(d.span.end),
+        ),
         None => {
             let lc = crate::span::LineCol { line: 1, column: 1 };
             (String::from("<unknown>"), lc, lc)
@@ -127,10 +131,7 @@ impl<'a> Cache<'a> {
 impl ariadne::Cache<SourceId> for Cache<'_> {
     type Storage = String;
 
-    fn fetch(
-        &mut self,
-        id: &SourceId,
-    ) -> Result<&ariadne::Source<String>, impl std::fmt::Debug> {
+    fn fetch(&mut self, id: &SourceId) -> Result<&ariadne::Source<String>, impl std::fmt::Debug> {
         let pos = match self.cached.iter().position(|(i, _)| i == id) {
             Some(p) => p,
             None => {
@@ -160,10 +161,7 @@ fn char_range(sources: &Sources, id: SourceId, span: crate::span::Span) -> std::
         Some(f) => {
             let to_chars = |b: usize| {
                 let b = b.min(f.text.len());
-                f.text
-                    .get(..b)
-                    .map(|s| s.chars().count())
-                    .unwrap_or(b)
+                f.text.get(..b).map(|s| s.chars().count()).unwrap_or(b)
             };
             to_chars(span.start)..to_chars(span.end)
         }

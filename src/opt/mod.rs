@@ -58,9 +58,10 @@ fn fold(n: Node) -> Node {
     let children_const = match &n.kind {
         NodeKind::Const(_) | NodeKind::Field(_) | NodeKind::FieldPred(..) => return n,
         NodeKind::Call(Func::Today | Func::Now, _) => return n,
-        NodeKind::Not(x) | NodeKind::Test(_, x) | NodeKind::Offset(x, _) | NodeKind::Matches(x, _) => {
-            is_const(x).is_some()
-        }
+        NodeKind::Not(x)
+        | NodeKind::Test(_, x)
+        | NodeKind::Offset(x, _)
+        | NodeKind::Matches(x, _) => is_const(x).is_some(),
         NodeKind::And(xs) | NodeKind::Or(xs) | NodeKind::Coalesce(xs) | NodeKind::Call(_, xs) => {
             xs.iter().all(|x| is_const(x).is_some())
         }
@@ -70,7 +71,9 @@ fn fold(n: Node) -> Node {
         | NodeKind::ContainsAll(a, b)
         | NodeKind::StartsWith(a, b)
         | NodeKind::EndsWith(a, b)
-        | NodeKind::In { lhs: a, list: b, .. } => is_const(a).is_some() && is_const(b).is_some(),
+        | NodeKind::In {
+            lhs: a, list: b, ..
+        } => is_const(a).is_some() && is_const(b).is_some(),
     };
     if !children_const {
         return n;
@@ -116,7 +119,9 @@ fn cmp_pred(op: CmpOp, c: &Value) -> Option<Pred> {
             _ => None,
         },
         Value::Int(_) | Value::Dec(_) => Some(Pred::Num(pred::IntervalSet::cmp(op, Num::of(c)?))),
-        Value::Date(_) | Value::DateTime(_) => Some(Pred::Time(pred::IntervalSet::cmp(op, pred::instant_of(c)?))),
+        Value::Date(_) | Value::DateTime(_) => {
+            Some(Pred::Time(pred::IntervalSet::cmp(op, pred::instant_of(c)?)))
+        }
         Value::Bool(b) => match op {
             CmpOp::Eq => Some(Pred::Bool { t: *b, f: !*b }),
             CmpOp::Ne => Some(Pred::Bool { t: !*b, f: *b }),
@@ -141,21 +146,18 @@ fn in_pred(items: &[Value]) -> Option<Pred> {
             Some(Pred::str_in(false, set))
         }
         Value::Int(_) | Value::Dec(_) => {
-            let mut acc = pred::IntervalSet::empty();
-            for i in items {
-                acc = acc.union(&pred::IntervalSet::point(Num::of(i)?));
-            }
-            Some(Pred::Num(acc))
+            let points = items.iter().map(Num::of).collect::<Option<Vec<_>>>()?;
+            Some(Pred::Num(pred::IntervalSet::points(points)))
         }
         Value::Date(_) | Value::DateTime(_) => {
-            let mut acc = pred::IntervalSet::empty();
+            let mut points = Vec::with_capacity(items.len());
             for i in items {
                 if !matches!(i, Value::Date(_) | Value::DateTime(_)) {
                     return None;
                 }
-                acc = acc.union(&pred::IntervalSet::point(pred::instant_of(i)?));
+                points.push(pred::instant_of(i)?);
             }
-            Some(Pred::Time(acc))
+            Some(Pred::Time(pred::IntervalSet::points(points)))
         }
         Value::Bool(_) => {
             let (mut t, mut f) = (false, false);
@@ -190,10 +192,18 @@ fn rewrite(n: Node, boolean: bool) -> Node {
             let (a, b) = (v(a), v(b));
             match (&a.kind, &b.kind) {
                 (NodeKind::Field(id), NodeKind::Const(c)) if cmp_pred(op, c).is_some() => {
-                    NodeKind::FieldPred(*id, cmp_pred(op, c).unwrap_or(Pred::Bool { t: false, f: false }))
+                    NodeKind::FieldPred(
+                        *id,
+                        cmp_pred(op, c).unwrap_or(Pred::Bool { t: false, f: false }),
+                    )
                 }
-                (NodeKind::Const(c), NodeKind::Field(id)) if cmp_pred(flip_cmp(op), c).is_some() => {
-                    NodeKind::FieldPred(*id, cmp_pred(flip_cmp(op), c).unwrap_or(Pred::Bool { t: false, f: false }))
+                (NodeKind::Const(c), NodeKind::Field(id))
+                    if cmp_pred(flip_cmp(op), c).is_some() =>
+                {
+                    NodeKind::FieldPred(
+                        *id,
+                        cmp_pred(flip_cmp(op), c).unwrap_or(Pred::Bool { t: false, f: false }),
+                    )
                 }
                 _ => NodeKind::Cmp(op, a, b),
             }
@@ -201,7 +211,9 @@ fn rewrite(n: Node, boolean: bool) -> Node {
         NodeKind::In { negated, lhs, list } => {
             let (lhs, list) = (v(lhs), v(list));
             let p = match (&lhs.kind, &list.kind) {
-                (NodeKind::Field(id), NodeKind::Const(Value::List(items))) => in_pred(items).map(|p| (*id, p)),
+                (NodeKind::Field(id), NodeKind::Const(Value::List(items))) => {
+                    in_pred(items).map(|p| (*id, p))
+                }
                 _ => None,
             };
             match p {
@@ -217,8 +229,12 @@ fn rewrite(n: Node, boolean: bool) -> Node {
         NodeKind::Matches(a, re) => NodeKind::Matches(v(a), re),
         NodeKind::Test(t, x) => NodeKind::Test(t, v(x)),
         NodeKind::Offset(x, secs) => NodeKind::Offset(v(x), secs),
-        NodeKind::Coalesce(xs) => NodeKind::Coalesce(xs.into_iter().map(|x| rewrite(x, false)).collect()),
-        NodeKind::Call(f, xs) => NodeKind::Call(f, xs.into_iter().map(|x| rewrite(x, false)).collect()),
+        NodeKind::Coalesce(xs) => {
+            NodeKind::Coalesce(xs.into_iter().map(|x| rewrite(x, false)).collect())
+        }
+        NodeKind::Call(f, xs) => {
+            NodeKind::Call(f, xs.into_iter().map(|x| rewrite(x, false)).collect())
+        }
         other => other,
     };
     fold(mk(kind, ty, span))
@@ -227,7 +243,11 @@ fn rewrite(n: Node, boolean: bool) -> Node {
 /// `not x`, with `x` already rewritten: negation pushed into the leaves.
 fn negate(x: Node, boolean: bool, ty: Ty, span: crate::span::Span) -> Node {
     let not = |x: Node| mk(NodeKind::Not(Box::new(x)), Ty::Bool, span);
-    let Node { kind, ty: xty, span: xspan } = x;
+    let Node {
+        kind,
+        ty: xty,
+        span: xspan,
+    } = x;
     match kind {
         NodeKind::Const(c) => fold(not(mk(NodeKind::Const(c), xty, xspan))),
         // not not y == y where only the truth is used, or y is a boolean.
@@ -237,7 +257,15 @@ fn negate(x: Node, boolean: bool, ty: Ty, span: crate::span::Span) -> Node {
         NodeKind::Or(ys) => junction(ys.into_iter().map(not).collect(), true, boolean, ty, span),
         NodeKind::FieldPred(id, p) => mk(NodeKind::FieldPred(id, p.not()), Ty::Bool, span),
         NodeKind::Cmp(op, a, b) => mk(NodeKind::Cmp(negate_cmp(op), a, b), Ty::Bool, span),
-        NodeKind::In { negated, lhs, list } => mk(NodeKind::In { negated: !negated, lhs, list }, Ty::Bool, span),
+        NodeKind::In { negated, lhs, list } => mk(
+            NodeKind::In {
+                negated: !negated,
+                lhs,
+                list,
+            },
+            Ty::Bool,
+            span,
+        ),
         NodeKind::Test(t, y) => {
             let t = match t {
                 TestOp::IsNull => TestOp::IsNotNull,
@@ -272,7 +300,9 @@ fn cost(n: &Node) -> u32 {
         | NodeKind::ContainsAll(a, b)
         | NodeKind::StartsWith(a, b)
         | NodeKind::EndsWith(a, b)
-        | NodeKind::In { lhs: a, list: b, .. } => 3 + cost(a) + cost(b),
+        | NodeKind::In {
+            lhs: a, list: b, ..
+        } => 3 + cost(a) + cost(b),
         NodeKind::Offset(x, _) => 2 + cost(x),
     }
 }
@@ -282,12 +312,19 @@ fn p_true(n: &Node) -> u32 {
     match &n.kind {
         NodeKind::Const(Value::Bool(true)) => 100,
         NodeKind::Const(_) => 0,
-        NodeKind::FieldPred(_, Pred::Str(p)) if !p.negated => (10 * p.set.len() as u32).clamp(1, 90),
+        NodeKind::FieldPred(_, Pred::Str(p)) if !p.negated => {
+            (10 * p.set.len() as u32).clamp(1, 90)
+        }
         NodeKind::FieldPred(_, Pred::Str(_)) => 90,
         NodeKind::Test(TestOp::IsNull | TestOp::IsEmpty, _) => 10,
         NodeKind::Test(_, _) => 90,
         NodeKind::And(xs) => xs.iter().map(p_true).fold(100, |acc, p| acc * p / 100),
-        NodeKind::Or(xs) => 100 - xs.iter().map(|x| 100 - p_true(x)).fold(100, |acc, q| acc * q / 100),
+        NodeKind::Or(xs) => {
+            100 - xs
+                .iter()
+                .map(|x| 100 - p_true(x))
+                .fold(100, |acc, q| acc * q / 100)
+        }
         NodeKind::Not(x) => 100 - p_true(x),
         _ => 50,
     }
@@ -311,7 +348,9 @@ fn junction(xs: Vec<Node>, is_and: bool, boolean: bool, ty: Ty, span: crate::spa
     let mut out: Vec<Node> = Vec::with_capacity(flat.len());
     for x in flat {
         match &x.kind {
-            NodeKind::Const(Value::Bool(b)) if *b == decisive => return konst(Value::Bool(decisive), &x),
+            NodeKind::Const(Value::Bool(b)) if *b == decisive => {
+                return konst(Value::Bool(decisive), &x);
+            }
             NodeKind::Const(Value::Bool(b)) if *b == neutral => {}
             _ => out.push(x),
         }
@@ -342,7 +381,10 @@ fn junction(xs: Vec<Node>, is_and: bool, boolean: bool, ty: Ty, span: crate::spa
     for x in merged {
         let h = shash(&x);
         let bucket = by_hash.entry(h).or_default();
-        if bucket.iter().any(|&i| uniq.get(i).is_some_and(|(_, y)| same(y, &x))) {
+        if bucket
+            .iter()
+            .any(|&i| uniq.get(i).is_some_and(|(_, y)| same(y, &x)))
+        {
             continue;
         }
         bucket.push(uniq.len());
@@ -351,13 +393,16 @@ fn junction(xs: Vec<Node>, is_and: bool, boolean: bool, ty: Ty, span: crate::spa
     // Absorption: `a and (a or b)` is `a`; `a or (a and b)` is `a`.
     let present = |y: &Node, hy: u64, own: u64| -> bool {
         by_hash.get(&hy).is_some_and(|b| {
-            b.iter().any(|&i| uniq.get(i).is_some_and(|(hz, z)| *hz != own && same(z, y)))
+            b.iter()
+                .any(|&i| uniq.get(i).is_some_and(|(hz, z)| *hz != own && same(z, y)))
         })
     };
     let absorbed: Vec<bool> = uniq
         .iter()
         .map(|(h, x)| match (&x.kind, is_and) {
-            (NodeKind::Or(ys), true) | (NodeKind::And(ys), false) => ys.iter().any(|y| present(y, shash(y), *h)),
+            (NodeKind::Or(ys), true) | (NodeKind::And(ys), false) => {
+                ys.iter().any(|y| present(y, shash(y), *h))
+            }
             _ => false,
         })
         .collect();
@@ -375,10 +420,24 @@ fn junction(xs: Vec<Node>, is_and: bool, boolean: bool, ty: Ty, span: crate::spa
     uniq.sort_by_cached_key(|(h, n)| (score(n), *h));
     let mut items: Vec<Node> = uniq.into_iter().map(|(_, x)| x).collect();
     match items.len() {
-        0 => konst(Value::Bool(neutral), &mk(NodeKind::Const(Value::Null), Ty::Bool, span)),
-        1 if boolean || items.first().is_some_and(|x| x.ty == Ty::Bool) => items.pop().unwrap_or_else(|| konst(Value::Null, &mk(NodeKind::Const(Value::Null), Ty::Bool, span))),
+        0 => konst(
+            Value::Bool(neutral),
+            &mk(NodeKind::Const(Value::Null), Ty::Bool, span),
+        ),
+        1 if boolean || items.first().is_some_and(|x| x.ty == Ty::Bool) => {
+            items.pop().unwrap_or_else(|| {
+                konst(
+                    Value::Null,
+                    &mk(NodeKind::Const(Value::Null), Ty::Bool, span),
+                )
+            })
+        }
         _ => {
-            let kind = if is_and { NodeKind::And(items) } else { NodeKind::Or(items) };
+            let kind = if is_and {
+                NodeKind::And(items)
+            } else {
+                NodeKind::Or(items)
+            };
             let _ = ty;
             mk(kind, Ty::Bool, span)
         }
@@ -388,18 +447,31 @@ fn junction(xs: Vec<Node>, is_and: bool, boolean: bool, ty: Ty, span: crate::spa
 /// Structural equality, ignoring spans.
 pub fn same(a: &Node, b: &Node) -> bool {
     use NodeKind as K;
-    let all = |xs: &[Node], ys: &[Node]| xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same(x, y));
+    let all = |xs: &[Node], ys: &[Node]| {
+        xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same(x, y))
+    };
     match (&a.kind, &b.kind) {
         (K::Const(x), K::Const(y)) => const_eq(x, y),
         (K::Field(x), K::Field(y)) => x == y,
         (K::FieldPred(f, p), K::FieldPred(g, q)) => f == g && p == q,
         (K::Not(x), K::Not(y)) => same(x, y),
-        (K::And(xs), K::And(ys)) | (K::Or(xs), K::Or(ys)) | (K::Coalesce(xs), K::Coalesce(ys)) => all(xs, ys),
+        (K::And(xs), K::And(ys)) | (K::Or(xs), K::Or(ys)) | (K::Coalesce(xs), K::Coalesce(ys)) => {
+            all(xs, ys)
+        }
         (K::Call(f, xs), K::Call(g, ys)) => f == g && all(xs, ys),
         (K::Cmp(o, a1, b1), K::Cmp(p, a2, b2)) => o == p && same(a1, a2) && same(b1, b2),
-        (K::In { negated: n1, lhs: a1, list: b1 }, K::In { negated: n2, lhs: a2, list: b2 }) => {
-            n1 == n2 && same(a1, a2) && same(b1, b2)
-        }
+        (
+            K::In {
+                negated: n1,
+                lhs: a1,
+                list: b1,
+            },
+            K::In {
+                negated: n2,
+                lhs: a2,
+                list: b2,
+            },
+        ) => n1 == n2 && same(a1, a2) && same(b1, b2),
         (K::Contains(a1, b1), K::Contains(a2, b2))
         | (K::ContainsAny(a1, b1), K::ContainsAny(a2, b2))
         | (K::ContainsAll(a1, b1), K::ContainsAll(a2, b2))
@@ -416,7 +488,9 @@ pub fn same(a: &Node, b: &Node) -> bool {
 fn const_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Dec(x), Value::Dec(y)) => x.to_bits() == y.to_bits(),
-        (Value::List(xs), Value::List(ys)) => xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| const_eq(x, y)),
+        (Value::List(xs), Value::List(ys)) => {
+            xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| const_eq(x, y))
+        }
         (Value::DateTime(x), Value::DateTime(y)) => x == y && x.offset() == y.offset(),
         _ => std::mem::discriminant(a) == std::mem::discriminant(b) && a == b,
     }
@@ -458,7 +532,10 @@ pub fn shash(n: &Node) -> u64 {
                     sp.set.hash(h);
                 }
             }
-            NodeKind::Not(x) | NodeKind::Test(_, x) | NodeKind::Offset(x, _) | NodeKind::Matches(x, _) => {
+            NodeKind::Not(x)
+            | NodeKind::Test(_, x)
+            | NodeKind::Offset(x, _)
+            | NodeKind::Matches(x, _) => {
                 match &n.kind {
                     NodeKind::Test(t, _) => (*t as u8).hash(h),
                     NodeKind::Offset(_, s) => s.hash(h),
@@ -467,7 +544,10 @@ pub fn shash(n: &Node) -> u64 {
                 }
                 hash_node(x, h);
             }
-            NodeKind::And(xs) | NodeKind::Or(xs) | NodeKind::Coalesce(xs) | NodeKind::Call(_, xs) => {
+            NodeKind::And(xs)
+            | NodeKind::Or(xs)
+            | NodeKind::Coalesce(xs)
+            | NodeKind::Call(_, xs) => {
                 if let NodeKind::Call(f, _) = &n.kind {
                     (*f as u8).hash(h);
                 }
@@ -481,7 +561,9 @@ pub fn shash(n: &Node) -> u64 {
             | NodeKind::ContainsAll(a, b)
             | NodeKind::StartsWith(a, b)
             | NodeKind::EndsWith(a, b)
-            | NodeKind::In { lhs: a, list: b, .. } => {
+            | NodeKind::In {
+                lhs: a, list: b, ..
+            } => {
                 match &n.kind {
                     NodeKind::Cmp(o, _, _) => (*o as u8).hash(h),
                     NodeKind::In { negated, .. } => negated.hash(h),

@@ -43,7 +43,9 @@ impl Ord for Num {
             // Not total_cmp: -0.0 and 0.0 must be equal, as they are to the integer 0.
             (Num::Dec(a), Num::Dec(b)) => a.partial_cmp(b).unwrap_or(Ordering::Equal),
             (Num::Int(a), Num::Dec(b)) => value::cmp_int_dec(*a, *b).unwrap_or(Ordering::Equal),
-            (Num::Dec(a), Num::Int(b)) => value::cmp_int_dec(*b, *a).map_or(Ordering::Equal, Ordering::reverse),
+            (Num::Dec(a), Num::Int(b)) => {
+                value::cmp_int_dec(*b, *a).map_or(Ordering::Equal, Ordering::reverse)
+            }
         }
     }
 }
@@ -118,6 +120,16 @@ impl<T: Ord + Copy> IntervalSet<T> {
         }
     }
 
+    /// A set of points (`x in [1, 2, 3]`), normalized once: building it by repeated
+    /// [`IntervalSet::union`] would be quadratic in the number of points.
+    pub fn points(xs: impl IntoIterator<Item = T>) -> Self {
+        normalize(
+            xs.into_iter()
+                .map(|x| (Bound::Included(x), Bound::Included(x)))
+                .collect(),
+        )
+    }
+
     /// `x < k` (and friends) as an interval set.
     pub fn cmp(op: crate::ir::CmpOp, k: T) -> Self {
         use crate::ir::CmpOp as C;
@@ -139,12 +151,17 @@ impl<T: Ord + Copy> IntervalSet<T> {
 
     /// True when it holds every value.
     pub fn is_full(&self) -> bool {
-        matches!(self.ranges.as_slice(), [(Bound::Unbounded, Bound::Unbounded)])
+        matches!(
+            self.ranges.as_slice(),
+            [(Bound::Unbounded, Bound::Unbounded)]
+        )
     }
 
-    /// Membership.
+    /// Membership: a binary search, as the intervals are sorted and disjoint.
     pub fn contains(&self, x: &T) -> bool {
-        self.ranges.iter().any(|(lo, hi)| above(lo, x) && below(hi, x))
+        // The first interval that does not end below `x` is the only one that can hold it.
+        let i = self.ranges.partition_point(|(_, hi)| !below(hi, x));
+        self.ranges.get(i).is_some_and(|(lo, _)| above(lo, x))
     }
 
     /// The complement.
@@ -170,12 +187,18 @@ impl<T: Ord + Copy> IntervalSet<T> {
         normalize(out)
     }
 
-    /// The intersection.
+    /// The intersection: one merge pass over both sorted lists (pairing every interval with
+    /// every other would be quadratic, and two lists of 100,000 points would not fit in memory).
     pub fn intersect(&self, other: &Self) -> Self {
         let mut out = Vec::new();
-        for (a1, b1) in &self.ranges {
-            for (a2, b2) in &other.ranges {
-                out.push((max_lo(*a1, *a2), min_hi(*b1, *b2)));
+        let (mut i, mut j) = (0, 0);
+        while let (Some((a1, b1)), Some((a2, b2))) = (self.ranges.get(i), other.ranges.get(j)) {
+            out.push((max_lo(*a1, *a2), min_hi(*b1, *b2)));
+            // The interval that ends first cannot meet anything after the other one.
+            if cmp_hi(b1, b2) == Ordering::Less {
+                i += 1;
+            } else {
+                j += 1;
             }
         }
         normalize(out)
@@ -211,7 +234,9 @@ fn cmp_lo<T: Ord>(a: &Bound<T>, b: &Bound<T>) -> Ordering {
         (Bound::Unbounded, Bound::Unbounded) => Ordering::Equal,
         (Bound::Unbounded, _) => Ordering::Less,
         (_, Bound::Unbounded) => Ordering::Greater,
-        (Bound::Included(x), Bound::Included(y)) | (Bound::Excluded(x), Bound::Excluded(y)) => x.cmp(y),
+        (Bound::Included(x), Bound::Included(y)) | (Bound::Excluded(x), Bound::Excluded(y)) => {
+            x.cmp(y)
+        }
         (Bound::Included(x), Bound::Excluded(y)) => x.cmp(y).then(Ordering::Less),
         (Bound::Excluded(x), Bound::Included(y)) => x.cmp(y).then(Ordering::Greater),
     }
@@ -223,25 +248,37 @@ fn cmp_hi<T: Ord>(a: &Bound<T>, b: &Bound<T>) -> Ordering {
         (Bound::Unbounded, Bound::Unbounded) => Ordering::Equal,
         (Bound::Unbounded, _) => Ordering::Greater,
         (_, Bound::Unbounded) => Ordering::Less,
-        (Bound::Included(x), Bound::Included(y)) | (Bound::Excluded(x), Bound::Excluded(y)) => x.cmp(y),
+        (Bound::Included(x), Bound::Included(y)) | (Bound::Excluded(x), Bound::Excluded(y)) => {
+            x.cmp(y)
+        }
         (Bound::Included(x), Bound::Excluded(y)) => x.cmp(y).then(Ordering::Greater),
         (Bound::Excluded(x), Bound::Included(y)) => x.cmp(y).then(Ordering::Less),
     }
 }
 
 fn max_lo<T: Ord + Copy>(a: Bound<T>, b: Bound<T>) -> Bound<T> {
-    if cmp_lo(&a, &b) == Ordering::Less { b } else { a }
+    if cmp_lo(&a, &b) == Ordering::Less {
+        b
+    } else {
+        a
+    }
 }
 
 fn min_hi<T: Ord + Copy>(a: Bound<T>, b: Bound<T>) -> Bound<T> {
-    if cmp_hi(&a, &b) == Ordering::Greater { b } else { a }
+    if cmp_hi(&a, &b) == Ordering::Greater {
+        b
+    } else {
+        a
+    }
 }
 
 /// True when the interval holds no value.
 fn is_void<T: Ord>(lo: &Bound<T>, hi: &Bound<T>) -> bool {
     match (lo, hi) {
         (Bound::Included(a), Bound::Included(b)) => a > b,
-        (Bound::Included(a), Bound::Excluded(b)) | (Bound::Excluded(a), Bound::Included(b)) | (Bound::Excluded(a), Bound::Excluded(b)) => a >= b,
+        (Bound::Included(a), Bound::Excluded(b))
+        | (Bound::Excluded(a), Bound::Included(b))
+        | (Bound::Excluded(a), Bound::Excluded(b)) => a >= b,
         _ => false,
     }
 }
@@ -252,7 +289,9 @@ fn touches<T: Ord>(hi: &Bound<T>, lo: &Bound<T>) -> bool {
     match (hi, lo) {
         (Bound::Unbounded, _) | (_, Bound::Unbounded) => true,
         (Bound::Included(a), Bound::Included(b)) => b <= a,
-        (Bound::Included(a), Bound::Excluded(b)) | (Bound::Excluded(a), Bound::Included(b)) => b <= a,
+        (Bound::Included(a), Bound::Excluded(b)) | (Bound::Excluded(a), Bound::Included(b)) => {
+            b <= a
+        }
         (Bound::Excluded(a), Bound::Excluded(b)) => b < a,
     }
 }
@@ -295,8 +334,10 @@ impl StrPred {
     }
 
     fn and(&self, o: &StrPred) -> StrPred {
-        let inter = |a: &[String], b: &[String]| a.iter().filter(|x| b.contains(x)).cloned().collect();
-        let minus = |a: &[String], b: &[String]| a.iter().filter(|x| !b.contains(x)).cloned().collect();
+        // Both sets are sorted: binary searches keep this O(n log n) for long lists.
+        let has = |b: &[String], x: &String| b.binary_search(x).is_ok();
+        let inter = |a: &[String], b: &[String]| a.iter().filter(|x| has(b, x)).cloned().collect();
+        let minus = |a: &[String], b: &[String]| a.iter().filter(|x| !has(b, x)).cloned().collect();
         match (self.negated, o.negated) {
             (false, false) => StrPred::new(false, inter(&self.set, &o.set)),
             (false, true) => StrPred::new(false, minus(&self.set, &o.set)),
@@ -349,8 +390,12 @@ impl Pred {
         match (self, v) {
             (_, Value::Null) => Truth::Unknown,
             (Pred::Str(p), Value::Str(s)) => Truth::from_bool(p.contains(s)),
-            (Pred::Num(r), v) => Num::of(v).map_or(Truth::Unknown, |n| Truth::from_bool(r.contains(&n))),
-            (Pred::Time(r), v) => instant_of(v).map_or(Truth::Unknown, |i| Truth::from_bool(r.contains(&i))),
+            (Pred::Num(r), v) => {
+                Num::of(v).map_or(Truth::Unknown, |n| Truth::from_bool(r.contains(&n)))
+            }
+            (Pred::Time(r), v) => {
+                instant_of(v).map_or(Truth::Unknown, |i| Truth::from_bool(r.contains(&i)))
+            }
             (Pred::Bool { t, f }, Value::Bool(b)) => Truth::from_bool(if *b { *t } else { *f }),
             _ => Truth::Unknown,
         }
@@ -362,7 +407,10 @@ impl Pred {
             (Pred::Str(a), Pred::Str(b)) => Pred::Str(a.and(b)),
             (Pred::Num(a), Pred::Num(b)) => Pred::Num(a.intersect(b)),
             (Pred::Time(a), Pred::Time(b)) => Pred::Time(a.intersect(b)),
-            (Pred::Bool { t: t1, f: f1 }, Pred::Bool { t: t2, f: f2 }) => Pred::Bool { t: *t1 && *t2, f: *f1 && *f2 },
+            (Pred::Bool { t: t1, f: f1 }, Pred::Bool { t: t2, f: f2 }) => Pred::Bool {
+                t: *t1 && *t2,
+                f: *f1 && *f2,
+            },
             _ => return None,
         })
     }
@@ -411,8 +459,12 @@ impl Pred {
             (_, Val::Null) => Truth::Unknown,
             (Pred::Str(p), Val::Str(s)) => Truth::from_bool(p.contains(s)),
             (Pred::Num(r), Val::Int(i)) => Truth::from_bool(r.contains(&Num::Int(*i))),
-            (Pred::Num(r), Val::Dec(f)) if !f.is_nan() => Truth::from_bool(r.contains(&Num::Dec(*f))),
-            (Pred::Time(r), v) => instant_of_val(v).map_or(Truth::Unknown, |i| Truth::from_bool(r.contains(&i))),
+            (Pred::Num(r), Val::Dec(f)) if !f.is_nan() => {
+                Truth::from_bool(r.contains(&Num::Dec(*f)))
+            }
+            (Pred::Time(r), v) => {
+                instant_of_val(v).map_or(Truth::Unknown, |i| Truth::from_bool(r.contains(&i)))
+            }
             (Pred::Bool { t, f }, Val::Bool(b)) => Truth::from_bool(if *b { *t } else { *f }),
             _ => Truth::Unknown,
         }

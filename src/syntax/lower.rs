@@ -5,7 +5,7 @@ use super::Rule;
 use crate::ast::*;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::span::Span;
-use chrono::{DateTime, NaiveDate};
+use chrono::DateTime;
 use pest::iterators::{Pair, Pairs};
 
 /// Largest list literal accepted (LANGUAGE.md, "Limits").
@@ -20,6 +20,42 @@ pub(crate) struct Lowerer<'s> {
 fn span_of(pair: &Pair<'_, Rule>) -> Span {
     let s = pair.as_span();
     Span::new(s.start(), s.end())
+}
+
+/// `text` without trailing whitespace and `#` comments. A `#` inside a quoted string (double or,
+/// by mistake, single quotes) or a back-quoted label does not start a comment.
+pub(super) fn trim_trivia_end(text: &str) -> &str {
+    let mut text = text.trim_end();
+    loop {
+        let line_start = text.rfind('\n').map_or(0, |i| i + 1);
+        let line = text.get(line_start..).unwrap_or("");
+        let mut quote: Option<char> = None;
+        let mut escaped = false;
+        let mut comment = None;
+        for (i, c) in line.char_indices() {
+            match quote {
+                Some(q) => {
+                    if escaped {
+                        escaped = false;
+                    } else if c == '\\' && q == '"' {
+                        escaped = true;
+                    } else if c == q {
+                        quote = None;
+                    }
+                }
+                None if c == '"' || c == '`' || c == '\'' => quote = Some(c),
+                None if c == '#' => {
+                    comment = Some(i);
+                    break;
+                }
+                None => {}
+            }
+        }
+        match comment {
+            Some(i) => text = text.get(..line_start + i).unwrap_or(text).trim_end(),
+            None => return text,
+        }
+    }
 }
 
 impl<'s> Lowerer<'s> {
@@ -77,7 +113,7 @@ impl<'s> Lowerer<'s> {
         operand: Rule,
         make: fn(Vec<Expr>) -> ExprKind,
     ) -> Option<Expr> {
-        let span = span_of(&pair);
+        let span = self.line_span(&pair);
         let mut operands = Vec::new();
         let mut ok = true;
         for p in pair.into_inner() {
@@ -145,25 +181,36 @@ impl<'s> Lowerer<'s> {
     }
 
     fn cmp_expr(&mut self, pair: Pair<'_, Rule>) -> Option<Expr> {
-        let span = span_of(&pair);
+        let span = self.line_span(&pair);
         let mut inner = pair.into_inner();
         let first = inner.next()?;
         let mut lhs = self.expr(first)?;
         let mut n_tails = 0;
         for tail in inner {
             n_tails += 1;
-            if n_tails == 2 {
-                self.error(
-                    Diagnostic::error(
-                        Code::Syntax,
-                        span_of(&tail),
-                        "comparisons cannot be chained",
-                    )
-                    .with_label("a second comparison")
-                    .with_help("compare twice and join with `and`: `a < b and b < c`"),
-                );
+            if n_tails >= 2 {
+                if n_tails == 2 {
+                    self.error(
+                        Diagnostic::error(
+                            Code::Syntax,
+                            self.line_span(&tail),
+                            "comparisons cannot be chained",
+                        )
+                        .with_label("a second comparison")
+                        .with_help("compare twice and join with `and`: `a < b and b < c`"),
+                    );
+                }
+                // Lower the operand for its own diagnostics, but build no node: a chain of N
+                // comparisons would nest N levels deep, past what the pre-scan bounds, and
+                // every later recursive pass (even dropping the tree) would overflow the stack.
+                for p in tail.into_inner() {
+                    if p.as_rule() == Rule::coalesce {
+                        let _ = self.expr(p);
+                    }
+                }
+                continue;
             }
-            let tail_span = span_of(&tail);
+            let tail_span = self.line_span(&tail);
             let whole = Span::new(lhs.span.start, tail_span.end);
             match tail.as_rule() {
                 Rule::is_test => {
@@ -226,6 +273,9 @@ impl<'s> Lowerer<'s> {
         if n_tails == 0 {
             return Some(lhs);
         }
+        if n_tails >= 2 {
+            return None;
+        }
         lhs.span = span;
         Some(lhs)
     }
@@ -272,7 +322,7 @@ impl<'s> Lowerer<'s> {
     }
 
     fn coalesce(&mut self, pair: Pair<'_, Rule>) -> Option<Expr> {
-        let span = span_of(&pair);
+        let span = self.line_span(&pair);
         let mut operands = Vec::new();
         for p in pair.into_inner() {
             operands.push(self.expr(p)?);
@@ -284,7 +334,7 @@ impl<'s> Lowerer<'s> {
     }
 
     fn additive(&mut self, pair: Pair<'_, Rule>) -> Option<Expr> {
-        let span = span_of(&pair);
+        let span = self.line_span(&pair);
         let mut inner = pair.into_inner();
         let base = self.expr(inner.next()?)?;
         let mut terms = Vec::new();
@@ -346,13 +396,22 @@ impl<'s> Lowerer<'s> {
                 for p in pair.into_inner() {
                     count += 1;
                     if count == MAX_LIST_LEN + 1 {
+                        // The primary span is the first element over the limit, not the whole
+                        // list: a renderer prints every line a span covers.
                         self.error(
                             Diagnostic::error(
                                 Code::ListTooLarge,
-                                span,
-                                format!("the list has more than {MAX_LIST_LEN} elements"),
+                                span_of(&p),
+                                format!("this list has more than {MAX_LIST_LEN} elements"),
                             )
-                            .with_help("split the list, or keep the values in a field of the record"),
+                            .with_label(format!("element {} is over the limit", MAX_LIST_LEN + 1))
+                            .with_secondary(
+                                Span::new(span.start, span.start + 1),
+                                "the list starts here",
+                            )
+                            .with_help(
+                                "split the list, or keep the values in a field of the record",
+                            ),
                         );
                         ok = false;
                     }
@@ -408,6 +467,7 @@ impl<'s> Lowerer<'s> {
                 if inner.is_empty() {
                     self.error(
                         Diagnostic::error(Code::Syntax, span, "empty field label")
+                            .with_label("nothing between the back quotes")
                             .with_help("write the field name between the back quotes"),
                     );
                     return None;
@@ -427,16 +487,12 @@ impl<'s> Lowerer<'s> {
             Rule::bad_single_quoted => {
                 let inner = text.trim_start_matches('\'').trim_end_matches('\'');
                 self.error(
-                    Diagnostic::error(
-                        Code::Syntax,
-                        span,
-                        "strings are written in double quotes",
-                    )
-                    .with_label("single quotes")
-                    .with_help(format!(
-                        "write \"{}\"",
-                        inner.replace('\\', "\\\\").replace('"', "\\\"")
-                    )),
+                    Diagnostic::error(Code::Syntax, span, "strings are written in double quotes")
+                        .with_label("single quotes")
+                        .with_help(format!(
+                            "write \"{}\"",
+                            inner.replace('\\', "\\\\").replace('"', "\\\"")
+                        )),
                 );
                 Literal::Str(inner.to_string())
             }
@@ -469,6 +525,7 @@ impl<'s> Lowerer<'s> {
                                 span,
                                 format!("the duration `{text}` is too large"),
                             )
+                            .with_label("too large")
                             .with_help("durations must fit in 64-bit seconds"),
                         );
                         return None;
@@ -498,6 +555,7 @@ impl<'s> Lowerer<'s> {
                             span,
                             format!("the decimal `{text}` is out of range"),
                         )
+                        .with_label("too large")
                         .with_help("decimals are 64-bit floating point numbers"),
                     );
                     None
@@ -527,20 +585,46 @@ impl<'s> Lowerer<'s> {
 
     fn at_literal(&mut self, text: &str, span: Span) -> Option<Literal> {
         let body = text.trim_start_matches('@');
+        if !body.starts_with(|c: char| c.is_ascii_digit()) {
+            // `@today`, `@now`, `@`: not a date at all.
+            let help = match body.to_ascii_lowercase().as_str() {
+                "today" => String::from("for the current date write `today()`"),
+                "now" => String::from("for the current date and time write `now()`"),
+                _ => String::from(
+                    "write a date as `@2026-01-31` or a date-time as `@2026-01-31T09:30:00Z`",
+                ),
+            };
+            self.error(
+                Diagnostic::error(
+                    Code::InvalidLiteral,
+                    span,
+                    format!("`{text}` is not a date or a date-time"),
+                )
+                .with_label("`@` starts a date")
+                .with_help(help),
+            );
+            return None;
+        }
         if body.contains('T') || body.contains('t') {
             match DateTime::parse_from_rfc3339(body) {
                 Ok(dt) => Some(Literal::DateTime(dt)),
                 Err(_) => {
-                    let help = if chrono::NaiveDateTime::parse_from_str(body, "%Y-%m-%dT%H:%M:%S")
-                        .is_ok()
-                        || chrono::NaiveDateTime::parse_from_str(body, "%Y-%m-%dT%H:%M:%S%.f")
-                            .is_ok()
-                    {
-                        format!("a date-time needs an offset: write `@{body}Z` for UTC")
+                    let no_offset =
+                        chrono::NaiveDateTime::parse_from_str(body, "%Y-%m-%dT%H:%M:%S").is_ok()
+                            || chrono::NaiveDateTime::parse_from_str(body, "%Y-%m-%dT%H:%M:%S%.f")
+                                .is_ok();
+                    let (label, help) = if no_offset {
+                        (
+                            String::from("no offset"),
+                            format!("a date-time needs an offset: write `@{body}Z` for UTC"),
+                        )
                     } else {
-                        String::from(
-                            "write a date-time as RFC 3339 with an offset, such as \
-                             `@2026-01-31T09:30:00Z` or `@2026-01-31T09:30:00+01:00`",
+                        (
+                            String::from("not an RFC 3339 date-time"),
+                            String::from(
+                                "write a date-time as RFC 3339 with an offset, such as \
+                                 `@2026-01-31T09:30:00Z` or `@2026-01-31T09:30:00+01:00`",
+                            ),
                         )
                     };
                     self.error(
@@ -549,21 +633,28 @@ impl<'s> Lowerer<'s> {
                             span,
                             format!("`{text}` is not a valid date-time"),
                         )
+                        .with_label(label)
                         .with_help(help),
                     );
                     None
                 }
             }
         } else {
-            match NaiveDate::parse_from_str(body, "%Y-%m-%d") {
-                Ok(d) if body.len() == 10 => Some(Literal::Date(d)),
-                _ => {
+            match crate::value::parse_date(body) {
+                Some(d) => Some(Literal::Date(d)),
+                None => {
+                    let label = if crate::value::has_date_shape(body) {
+                        "no such day in the calendar"
+                    } else {
+                        "not `@YYYY-MM-DD`"
+                    };
                     self.error(
                         Diagnostic::error(
                             Code::InvalidLiteral,
                             span,
                             format!("`{text}` is not a valid date"),
                         )
+                        .with_label(label)
                         .with_help("write a date as `@YYYY-MM-DD`, such as `@2026-01-31`"),
                     );
                     None
@@ -575,11 +666,7 @@ impl<'s> Lowerer<'s> {
     /// Decodes a string literal's escapes, reporting unknown ones with their span.
     fn string(&mut self, pair: Pair<'_, Rule>) -> String {
         let span = span_of(&pair);
-        let body = pair
-            .into_inner()
-            .next()
-            .map(|p| p.as_str())
-            .unwrap_or("");
+        let body = pair.into_inner().next().map(|p| p.as_str()).unwrap_or("");
         // The body starts one byte after the opening quote.
         self.unescape(body, span.start + 1)
     }
@@ -609,7 +696,11 @@ impl<'s> Lowerer<'s> {
                         .and_then(|r| r.find('}').map(|end| (r, end)))
                         .and_then(|(r, end)| {
                             let hex = r.get(..end)?;
-                            if hex.is_empty() || hex.len() > 6 {
+                            // Hex digits only (`from_str_radix` would also take a sign).
+                            if hex.is_empty()
+                                || hex.len() > 6
+                                || !hex.bytes().all(|b| b.is_ascii_hexdigit())
+                            {
                                 return None;
                             }
                             let v = u32::from_str_radix(hex, 16).ok()?;
@@ -630,6 +721,7 @@ impl<'s> Lowerer<'s> {
                                     Span::new(base + i, base + end.min(body.len())),
                                     "invalid unicode escape",
                                 )
+                                .with_label("not a character code")
                                 .with_help(
                                     "write a unicode escape as `\\u{` hex digits `}`, such as \
                                      `\\u{1F600}`",
@@ -721,7 +813,7 @@ impl<'s> Lowerer<'s> {
     }
 
     fn field_decl(&mut self, pair: Pair<'_, Rule>) -> Option<FieldDecl> {
-        let span = span_of(&pair);
+        let span = self.line_span(&pair);
         let mut inner = pair.into_inner();
         let name_pair = inner.next()?;
         let name_span = span_of(&name_pair);
@@ -736,7 +828,9 @@ impl<'s> Lowerer<'s> {
             Rule::picklist_type | Rule::multiselect_type => {
                 let tspan = span_of(&ty_pair);
                 let is_pick = ty_pair.as_rule() == Rule::picklist_type;
-                let list = ty_pair.into_inner().find(|p| p.as_rule() == Rule::list)?;
+                let list = ty_pair
+                    .into_inner()
+                    .find(|p| p.as_rule() == Rule::value_list)?;
                 let values = self.string_list(list);
                 if is_pick {
                     TypeExpr::Picklist(values, tspan)
@@ -805,8 +899,19 @@ impl<'s> Lowerer<'s> {
         Some(PortalDecl { name, items, span })
     }
 
+    /// The span of a rule-file line without the whitespace and comments that pest's implicit
+    /// `WHITESPACE`/`COMMENT` leave at the end of a rule ending in `?` or `*`: a diagnostic
+    /// pointing at the line then ends on that line. Expressions whose rule ends in `*` (`a or b`,
+    /// comparisons, `??`, `+`/`-`) use it too, so that a diagnostic underlines `a or b` and not
+    /// the comment and line break after it.
+    fn line_span(&self, pair: &Pair<'_, Rule>) -> Span {
+        let span = span_of(pair);
+        let text = self.src.get(span.start..span.end).unwrap_or("");
+        Span::new(span.start, span.start + trim_trivia_end(text).len())
+    }
+
     fn portal_item(&mut self, pair: Pair<'_, Rule>) -> Option<PortalItem> {
-        let span = span_of(&pair);
+        let span = self.line_span(&pair);
         let rule = pair.as_rule();
         let mut inner = pair.into_inner().filter(|p| {
             !matches!(
@@ -866,7 +971,7 @@ impl<'s> Lowerer<'s> {
         let name = self.str_lit(inner.next()?);
         let mut items = Vec::new();
         for p in inner {
-            let item_span = span_of(&p);
+            let item_span = self.line_span(&p);
             let rule = p.as_rule();
             let mut parts = p.into_inner().filter(|q| {
                 !matches!(

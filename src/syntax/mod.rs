@@ -13,36 +13,109 @@ use pest::Parser;
 #[grammar = "../grammar/herald.pest"]
 struct HeraldParser;
 
+/// Sources nested at most this deep are parsed on the caller's thread.
+const INLINE_DEPTH: usize = 16;
+
+/// Stack size of the helper thread that parses (and compiles) deeper sources. pest's generated
+/// parser and our lowering both recurse once per grammar rule, about ten rules per nesting level,
+/// and unoptimized (debug) builds need about 22 KiB per level for each: 256 levels of
+/// parentheses, calls or `??` need 5.4 MiB (measured); release builds a fraction of that. The
+/// pre-scan caps nesting at [`prescan::MAX_DEPTH`], so this bound, six times the need, holds
+/// every accepted input. The memory is reserved, not committed: pages the work does not touch
+/// cost nothing.
+const DEEP_STACK_BYTES: usize = 32 << 20;
+
+thread_local! {
+    /// True on a helper thread started by [`on_deep_stack`], so that nested calls run inline.
+    static ON_DEEP_STACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `work` on a stack that can hold `depth` levels of nesting (see [`DEEP_STACK_BYTES`]).
+///
+/// The spec allows 256 levels (LANGUAGE.md, "Limits"), and a host may call us from a thread
+/// with a small stack (test threads and many async runtimes use 2 MiB). Rather than lowering
+/// the limit, or making every caller size its stack for the parser, work on a source nested
+/// deeper than [`INLINE_DEPTH`] runs on a scoped helper thread with [`DEEP_STACK_BYTES`] of
+/// stack; the common, shallow source pays nothing. `Condition::compile` runs parsing, checking,
+/// optimizing and compiling this way; the evaluators then walk a tree at most
+/// [`prescan::MAX_DEPTH`] deep on the caller's stack.
+///
+/// When no thread can be spawned (a platform without threads, a resource limit), `work` runs on
+/// the caller's thread: pest's own stack guard then turns a too-small stack into a syntax error.
+/// A panic in the helper is re-raised on the caller's thread, as if `work` had run inline.
+pub(crate) fn on_deep_stack<T: Send>(depth: usize, work: impl FnOnce() -> T + Send) -> T {
+    if depth <= INLINE_DEPTH || ON_DEEP_STACK.with(std::cell::Cell::get) {
+        return work();
+    }
+    // `work` moves into the helper only if it starts; otherwise it is still in the slot.
+    let slot = std::sync::Mutex::new(Some(work));
+    let take = || slot.lock().ok().and_then(|mut guard| guard.take());
+    let from_helper = std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name(String::from("herald-deep-stack"))
+            .stack_size(DEEP_STACK_BYTES)
+            .spawn_scoped(scope, || {
+                ON_DEEP_STACK.with(|on| on.set(true));
+                take().map(|work| work())
+            });
+        match spawned {
+            Ok(handle) => match handle.join() {
+                Ok(result) => result,
+                Err(payload) => std::panic::resume_unwind(payload),
+            },
+            Err(_) => None,
+        }
+    });
+    match from_helper {
+        Some(result) => result,
+        None => match take() {
+            Some(work) => work(),
+            // Unreachable: `work` either ran on the helper or is still in the slot.
+            None => std::panic::resume_unwind(Box::new("herald: deep-stack work did not run")),
+        },
+    }
+}
+
+/// The deepest nesting of brackets and `not`s in `src`, as the pre-scan counts it.
+pub(crate) fn nesting_depth(src: &str) -> usize {
+    prescan::scan(src).max_depth
+}
+
 /// Parses a condition on its own. Returns the AST, or every syntax diagnostic found.
 pub fn parse_condition(src: &str) -> Result<Expr, Vec<Diagnostic>> {
-    let diags = prescan::prescan(src);
-    if !diags.is_empty() {
-        return Err(diags);
+    let scan = prescan::scan(src);
+    if !scan.diags.is_empty() {
+        return Err(scan.diags);
     }
-    let pairs = HeraldParser::parse(Rule::condition, src).map_err(|e| vec![pest_error(src, &e)])?;
-    let mut lowerer = lower::Lowerer::new(src);
-    let expr = lowerer.condition(pairs);
-    match expr {
-        Some(e) if lowerer.diags.is_empty() => Ok(e),
-        _ => Err(lowerer.diags),
-    }
+    on_deep_stack(scan.max_depth, || {
+        let pairs =
+            HeraldParser::parse(Rule::condition, src).map_err(|e| vec![pest_error(src, &e)])?;
+        let mut lowerer = lower::Lowerer::new(src);
+        let expr = lowerer.condition(pairs);
+        match expr {
+            Some(e) if lowerer.diags.is_empty() => Ok(e),
+            _ => Err(lowerer.diags),
+        }
+    })
 }
 
 /// Parses a rule file. Returns the AST (possibly partial) and every diagnostic found; the AST is
 /// `None` when the file does not follow the grammar at all.
 pub fn parse_rule_file(src: &str) -> (Option<RuleFile>, Vec<Diagnostic>) {
-    let diags = prescan::prescan(src);
-    if !diags.is_empty() {
-        return (None, diags);
+    let scan = prescan::scan(src);
+    if !scan.diags.is_empty() {
+        return (None, scan.diags);
     }
-    match HeraldParser::parse(Rule::rule_file, src) {
-        Ok(pairs) => {
-            let mut lowerer = lower::Lowerer::new(src);
-            let file = lowerer.rule_file(pairs);
-            (Some(file), lowerer.diags)
+    on_deep_stack(scan.max_depth, || {
+        match HeraldParser::parse(Rule::rule_file, src) {
+            Ok(pairs) => {
+                let mut lowerer = lower::Lowerer::new(src);
+                let file = lowerer.rule_file(pairs);
+                (Some(file), lowerer.diags)
+            }
+            Err(e) => (None, vec![pest_error(src, &e)]),
         }
-        Err(e) => (None, vec![pest_error(src, &e)]),
-    }
+    })
 }
 
 /// A human name for what a grammar rule stands for, or `None` to leave it out of messages.
@@ -92,7 +165,9 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         | R::op_ends_with
         | R::bad_eq
         | R::bad_ne => "a comparison operator",
-        R::add_op => "`+` or `-`",
+        // Left out of "expected ..." lists, where it read as "`+` or `-` or the end of the
+        // input"; a duration after a date gets its own help.
+        R::add_op => return None,
         R::schema_block | R::rk_schema => "`schema`",
         R::portal_block | R::rk_portal => "`portal`",
         R::test_block | R::rk_test => "`test`",
@@ -103,7 +178,9 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         | R::on_item
         | R::require_item
         | R::invite_item
-        | R::unknown_item => "a portal line (`records`, `identity`, `from group`, `status`, `on`, `require`, `invite`)",
+        | R::unknown_item => {
+            "a portal line (`records`, `identity`, `from group`, `status`, `on`, `require`, `invite`)"
+        }
         R::invite_when | R::rk_when => "`when`",
         R::invite_otherwise | R::rk_otherwise => "`otherwise`",
         R::record_item | R::event_item | R::now_item | R::expect_item => {
@@ -118,6 +195,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         R::field_type | R::type_name | R::picklist_type | R::multiselect_type | R::object_type => {
             "a field type"
         }
+        R::value_list => "a list of values `[\"a\", \"b\"]`",
         R::schema_from | R::rk_from => "`from`",
         R::schema_body => "`{`",
         R::ident => "a name",
@@ -134,15 +212,44 @@ fn join_names(names: &[&str]) -> String {
     }
 }
 
-/// The token at `pos`, for "found ..." in messages.
+/// The token at `pos`, for "found ..." in messages: a word or a number, a quoted string (to its
+/// closing quote or the end of the line), a date literal, a two-character operator, or one
+/// character.
 fn token_at(src: &str, pos: usize) -> (String, Span) {
     let rest = src.get(pos..).unwrap_or("");
     let Some(first) = rest.chars().next() else {
         return (String::from("the end of the input"), Span::new(pos, pos));
     };
-    let len = if first.is_ascii_alphanumeric() || first == '_' {
-        rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+    let word_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let len = if first.is_ascii_digit() {
+        rest.find(|c: char| !(word_char(c) || c == '.'))
             .unwrap_or(rest.len())
+    } else if word_char(first) {
+        rest.find(|c: char| !word_char(c)).unwrap_or(rest.len())
+    } else if first == '"' || first == '\'' || first == '`' {
+        let body = rest.get(1..).unwrap_or("");
+        let mut end = body.find(['\n', '\r']).unwrap_or(body.len());
+        let mut escaped = false;
+        for (i, c) in body.char_indices() {
+            if i >= end {
+                break;
+            }
+            if escaped {
+                escaped = false;
+            } else if c == '\\' && first == '"' {
+                escaped = true;
+            } else if c == first {
+                end = i + 1;
+                break;
+            }
+        }
+        1 + end
+    } else if first == '@' {
+        1 + rest
+            .get(1..)
+            .unwrap_or("")
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | '.' | '+')))
+            .unwrap_or(rest.len() - 1)
     } else {
         let two = rest.get(..2).unwrap_or("");
         if matches!(two, "&&" | "||" | "==" | "!=" | "<=" | ">=" | "??" | "<>") {
@@ -152,12 +259,68 @@ fn token_at(src: &str, pos: usize) -> (String, Span) {
         }
     };
     let text = rest.get(..len).unwrap_or("");
-    (format!("`{text}`"), Span::new(pos, pos + len))
+    let shown = if text.contains('`') {
+        format!("`` {text} ``")
+    } else {
+        format!("`{text}`")
+    };
+    (shown, Span::new(pos, pos + len))
 }
 
-/// The word or operator just before `pos`, skipping whitespace and comments is not attempted.
-fn token_before(src: &str, pos: usize) -> &str {
-    let before = src.get(..pos).unwrap_or("").trim_end();
+/// What is wrong with a token that starts like a number but is not one (`1e5`, `1mo`, `.5`,
+/// `5.`), as a message and a help line.
+fn malformed_number(word: &str, before: &str, after: &str) -> Option<(String, String)> {
+    if word == "." && after.starts_with(|c: char| c.is_ascii_digit()) {
+        return Some((
+            String::from("a decimal needs a digit before the point"),
+            format!(
+                "write `0.{}`",
+                after
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .unwrap_or("")
+            ),
+        ));
+    }
+    if word == "." && before.ends_with(|c: char| c.is_ascii_digit()) {
+        return Some((
+            String::from("a decimal needs a digit after the point"),
+            String::from("write `5.0` rather than `5.`"),
+        ));
+    }
+    if !word.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let digits = word.trim_start_matches(|c: char| c.is_ascii_digit() || c == '_' || c == '.');
+    // A number, or a well-formed duration in the wrong place: another message fits better.
+    if digits.is_empty() || (matches!(digits, "m" | "h" | "d" | "w") && !word.contains('.')) {
+        return None;
+    }
+    if (digits.starts_with(['e', 'E']))
+        && digits[1..]
+            .trim_start_matches(['-', '+'])
+            .chars()
+            .all(|c| c.is_ascii_digit())
+    {
+        return Some((
+            format!("`{word}` is not a number Herald can read"),
+            String::from(
+                "write the number in full, such as `100000` or `0.001`: Herald has no exponents",
+            ),
+        ));
+    }
+    Some((
+        format!("`{word}` is not a number or a duration"),
+        String::from(
+            "a duration is a whole number and a unit: `15m` (minutes), `12h`, `30d` or `2w`; \
+             for months or years, count days or weeks (`30d`, `52w`)",
+        ),
+    ))
+}
+
+/// The word or operator at the end of `before` (which ends at the error, without trailing
+/// whitespace and comments).
+fn token_before(before: &str) -> &str {
     let end = before.len();
     let start = before
         .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -165,7 +328,9 @@ fn token_before(src: &str, pos: usize) -> &str {
     if start < end {
         return before.get(start..end).unwrap_or("");
     }
-    for op in ["==", "!=", "<=", ">=", "??", "<", ">", "+", "-", "(", ",", "["] {
+    for op in [
+        "==", "!=", "<=", ">=", "??", "<", ">", "+", "-", "(", ",", "[",
+    ] {
         if before.ends_with(op) {
             return op;
         }
@@ -173,10 +338,34 @@ fn token_before(src: &str, pos: usize) -> &str {
     ""
 }
 
+/// Words and operators that need an operand after them.
 const OPERATOR_WORDS: &[&str] = &[
     "and", "or", "not", "in", "contains", "any", "all", "with", "matches", "==", "!=", "<=", ">=",
     "<", ">", "??", "+", "-", "when", "require",
 ];
+
+/// Operators that need an operand before them (the words are reserved, so they cannot be a field
+/// either).
+const INFIX_OPERATORS: &[&str] = &[
+    "and", "or", "in", "contains", "starts", "ends", "matches", "is", "==", "!=", "<=", ">=", "<",
+    ">", "??", "&&", "||", "<>",
+];
+
+/// `is` or `is not` at the end of `before`, if that is how it ends.
+fn trailing_is(before: &str) -> Option<&'static str> {
+    let ends_with_word = |text: &str, word: &str| {
+        text.strip_suffix(word)
+            .is_some_and(|head| !head.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
+    };
+    if ends_with_word(before, "is") {
+        return Some("is");
+    }
+    let head = before.strip_suffix("not")?;
+    if ends_with_word(before, "not") && ends_with_word(head.trim_end(), "is") {
+        return Some("is not");
+    }
+    None
+}
 
 /// Converts a pest error into a `syntax` diagnostic with a human message and help.
 fn pest_error(src: &str, e: &pest::error::Error<Rule>) -> Diagnostic {
@@ -200,12 +389,35 @@ fn pest_error(src: &str, e: &pest::error::Error<Rule>) -> Diagnostic {
         let eoi = names.remove(i);
         names.push(eoi);
     }
-    let prev = token_before(src, pos);
+    let before = lower::trim_trivia_end(src.get(..pos).unwrap_or(""));
+    let prev = token_before(before);
+    let at_end = span.is_empty();
+    let word = found.trim_matches('`');
     let expects_operand = names.contains(&"a value or a field") || names.contains(&"a condition");
+    if names.contains(&"a condition") && before.is_empty() && at_end {
+        return Diagnostic::error(Code::Syntax, span, "the condition is empty")
+            .with_label("a condition is expected here")
+            .with_help("write a condition, such as `Subscription == \"paid\"`");
+    }
+    if let Some(is) = trailing_is(before) {
+        return Diagnostic::error(
+            Code::Syntax,
+            span,
+            format!("expected `null` or `empty` after `{is}`, found {found}"),
+        )
+        .with_label("unexpected here")
+        .with_help("write `is null`, `is not null`, `is empty` or `is not empty`");
+    }
+    let after = src.get(span.end..).unwrap_or("");
+    if let Some((message, help)) = malformed_number(word, before, after) {
+        return Diagnostic::error(Code::Syntax, span, message)
+            .with_label("not a value")
+            .with_help(help);
+    }
     if expects_operand && OPERATOR_WORDS.contains(&prev) {
+        // At the end of the input, underline the operator itself (before any comment after it).
         let span = if span.is_empty() {
-            let s = pos.saturating_sub(prev.len());
-            Span::new(s, pos)
+            Span::new(before.len().saturating_sub(prev.len()), before.len())
         } else {
             span
         };
@@ -219,12 +431,39 @@ fn pest_error(src: &str, e: &pest::error::Error<Rule>) -> Diagnostic {
             "write a value or a field after `{prev}`, or remove `{prev}`"
         ));
     }
+    if expects_operand && INFIX_OPERATORS.contains(&word) && matches!(prev, "" | "(" | "[" | ",") {
+        let mut help = format!("write a value or a field before `{word}`, or remove `{word}`");
+        if crate::ast::RESERVED.contains(&word) {
+            help.push_str(&format!(
+                "; a field named `{word}` must be back-quoted: `` `{word}` ``"
+            ));
+        }
+        return Diagnostic::error(
+            Code::Syntax,
+            span,
+            format!("missing operand before `{word}`"),
+        )
+        .with_label("nothing on its left")
+        .with_help(help);
+    }
     let message = format!("expected {}, found {found}", join_names(&names));
     let mut d = Diagnostic::error(Code::Syntax, span, message).with_label("unexpected here");
-    let word = found.trim_matches('`');
-    if names.iter().any(|n| n.contains("`and`")) && word.chars().all(|c| c.is_alphanumeric() || c == '_') && !word.is_empty() && found != "the end of the input" {
+    let after_value = names.iter().any(|n| n.contains("`and`"));
+    let is_word =
+        !word.is_empty() && !at_end && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let starts_literal =
+        word.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '"' | '@' | '\'' | '-'));
+    if after_value && !at_end && starts_literal {
+        let is_duration =
+            word.starts_with(|c: char| c.is_ascii_digit()) && word.ends_with(['d', 'h', 'm', 'w']);
+        d = d.with_help(if is_duration {
+            String::from("a duration is added to or subtracted from a date: `today() - 30d`")
+        } else {
+            String::from("a comparison operator is missing, such as `==`, `<` or `in`")
+        });
+    } else if after_value && is_word {
         d = d.with_help("two conditions must be joined with `and` or `or`");
-    } else if crate::ast::RESERVED.contains(&word) && names.contains(&"a value or a field") {
+    } else if crate::ast::RESERVED.contains(&word) && expects_operand {
         d = d.with_help(format!(
             "`{word}` is a reserved word; back-quote a field with this name: `` `{word}` ``"
         ));

@@ -16,24 +16,57 @@ struct Level {
     pending_nots: usize,
 }
 
+/// What the pre-scan found: the problems, and the deepest nesting seen.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Every problem found; empty means the parser may run.
+    pub diags: Vec<Diagnostic>,
+    /// The deepest nesting of brackets and `not`s seen (up to where the scan stopped).
+    pub max_depth: usize,
+}
+
 /// Checks size, NUL bytes, bracket balance and nesting depth. Returns every problem found; an
 /// empty vector means the parser may run.
 pub fn prescan(src: &str) -> Vec<Diagnostic> {
+    scan(src).diags
+}
+
+/// Like [`prescan`], also returning the deepest nesting, which tells the parser how much stack
+/// it needs (see `syntax::on_parse_stack`).
+pub fn scan(src: &str) -> Scan {
+    let (diags, max_depth) = scan_inner(src);
+    Scan { diags, max_depth }
+}
+
+fn scan_inner(src: &str) -> (Vec<Diagnostic>, usize) {
+    let mut max_depth = 0usize;
     let mut diags = Vec::new();
     if src.len() > MAX_SOURCE_BYTES {
+        // The span is the first character past the limit rather than everything after it: a
+        // renderer prints every line a span covers, and that could be a megabyte.
+        let mut start = MAX_SOURCE_BYTES;
+        while !src.is_char_boundary(start) {
+            start -= 1;
+        }
+        let end = start
+            + src
+                .get(start..)
+                .and_then(|t| t.chars().next())
+                .map_or(1, char::len_utf8);
         diags.push(
             Diagnostic::error(
                 Code::SourceTooLarge,
-                Span::new(MAX_SOURCE_BYTES, src.len()),
+                Span::new(start, end),
                 format!(
                     "the source is {} bytes, over the limit of {} bytes (1 MiB)",
                     src.len(),
                     MAX_SOURCE_BYTES
                 ),
             )
+            .with_label("the limit is reached here")
             .with_help("split the rules into several files"),
         );
-        return diags;
+        return (diags, max_depth);
     }
     if let Some(pos) = src.bytes().position(|b| b == 0) {
         diags.push(
@@ -42,13 +75,16 @@ pub fn prescan(src: &str) -> Vec<Diagnostic> {
                 Span::new(pos, pos + 1),
                 format!("NUL byte at byte offset {pos}"),
             )
+            .with_label("NUL byte")
             .with_help("rule files are text; remove the NUL byte (was a binary file given?)"),
         );
-        return diags;
+        return (diags, max_depth);
     }
     let bytes = src.as_bytes();
     let mut stack: Vec<Level> = Vec::new();
     let mut top_nots = 0usize;
+    // The sum of `pending_nots` over `stack`, kept up to date so that the depth is O(1).
+    let mut nested_nots = 0usize;
     let mut depth_reported = false;
     let mut prev_word: &str = "";
     let mut i = 0;
@@ -75,7 +111,7 @@ pub fn prescan(src: &str) -> Vec<Diagnostic> {
                     i += 1;
                 }
                 i += 1;
-                reset_nots(&mut stack, &mut top_nots);
+                reset_nots(&mut stack, &mut top_nots, &mut nested_nots);
                 prev_word = "";
             }
             b'(' | b'[' | b'{' => {
@@ -84,7 +120,8 @@ pub fn prescan(src: &str) -> Vec<Diagnostic> {
                     at: i,
                     pending_nots: 0,
                 });
-                let depth = current_depth(&stack, top_nots);
+                let depth = current_depth(&stack, top_nots, nested_nots);
+                max_depth = max_depth.max(depth);
                 if depth > MAX_DEPTH && !depth_reported {
                     depth_reported = true;
                     diags.push(too_deep(i, i + 1));
@@ -100,7 +137,9 @@ pub fn prescan(src: &str) -> Vec<Diagnostic> {
                 };
                 match stack.last() {
                     Some(level) if level.open == want => {
-                        stack.pop();
+                        if let Some(closed) = stack.pop() {
+                            nested_nots -= closed.pending_nots;
+                        }
                     }
                     Some(level) => {
                         let open = level.open as char;
@@ -118,7 +157,7 @@ pub fn prescan(src: &str) -> Vec<Diagnostic> {
                                 closer_of(level.open)
                             )),
                         );
-                        return diags;
+                        return (diags, max_depth);
                     }
                     None => {
                         diags.push(
@@ -133,16 +172,18 @@ pub fn prescan(src: &str) -> Vec<Diagnostic> {
                                 b as char, want as char
                             )),
                         );
-                        return diags;
+                        return (diags, max_depth);
                     }
                 }
-                reset_nots(&mut stack, &mut top_nots);
+                reset_nots(&mut stack, &mut top_nots, &mut nested_nots);
                 i += 1;
                 prev_word = "";
             }
             b'!' if bytes.get(i + 1) != Some(&b'=') => {
-                bump_not(&mut stack, &mut top_nots);
-                if current_depth(&stack, top_nots) > MAX_DEPTH && !depth_reported {
+                bump_not(&mut stack, &mut top_nots, &mut nested_nots);
+                let depth = current_depth(&stack, top_nots, nested_nots);
+                max_depth = max_depth.max(depth);
+                if depth > MAX_DEPTH && !depth_reported {
                     depth_reported = true;
                     diags.push(too_deep(i, i + 1));
                 }
@@ -156,19 +197,21 @@ pub fn prescan(src: &str) -> Vec<Diagnostic> {
                 }
                 let word = src.get(start..i).unwrap_or("");
                 if word == "not" && prev_word != "is" && next_word(bytes, i) != "in" {
-                    bump_not(&mut stack, &mut top_nots);
-                    if current_depth(&stack, top_nots) > MAX_DEPTH && !depth_reported {
+                    bump_not(&mut stack, &mut top_nots, &mut nested_nots);
+                    let depth = current_depth(&stack, top_nots, nested_nots);
+                    max_depth = max_depth.max(depth);
+                    if depth > MAX_DEPTH && !depth_reported {
                         depth_reported = true;
                         diags.push(too_deep(start, i));
                     }
                 } else {
-                    reset_nots(&mut stack, &mut top_nots);
+                    reset_nots(&mut stack, &mut top_nots, &mut nested_nots);
                 }
                 prev_word = word;
             }
             _ => {
                 // Any other character: operators, digits' signs, multi-byte UTF-8.
-                reset_nots(&mut stack, &mut top_nots);
+                reset_nots(&mut stack, &mut top_nots, &mut nested_nots);
                 let len = src
                     .get(i..)
                     .and_then(|s| s.chars().next())
@@ -193,7 +236,7 @@ pub fn prescan(src: &str) -> Vec<Diagnostic> {
             )),
         );
     }
-    diags
+    (diags, max_depth)
 }
 
 fn closer_of(open: u8) -> char {
@@ -214,20 +257,26 @@ fn too_deep(start: usize, end: usize) -> Diagnostic {
     .with_help("remove redundant parentheses or `not`s, or split the condition")
 }
 
-fn current_depth(stack: &[Level], top_nots: usize) -> usize {
-    stack.len() + top_nots + stack.iter().map(|l| l.pending_nots).sum::<usize>()
+fn current_depth(stack: &[Level], top_nots: usize, nested_nots: usize) -> usize {
+    stack.len() + top_nots + nested_nots
 }
 
-fn bump_not(stack: &mut [Level], top_nots: &mut usize) {
+fn bump_not(stack: &mut [Level], top_nots: &mut usize, nested_nots: &mut usize) {
     match stack.last_mut() {
-        Some(level) => level.pending_nots += 1,
+        Some(level) => {
+            level.pending_nots += 1;
+            *nested_nots += 1;
+        }
         None => *top_nots += 1,
     }
 }
 
-fn reset_nots(stack: &mut [Level], top_nots: &mut usize) {
+fn reset_nots(stack: &mut [Level], top_nots: &mut usize, nested_nots: &mut usize) {
     match stack.last_mut() {
-        Some(level) => level.pending_nots = 0,
+        Some(level) => {
+            *nested_nots -= level.pending_nots;
+            level.pending_nots = 0;
+        }
         None => *top_nots = 0,
     }
 }

@@ -38,7 +38,10 @@ pub fn run(rules: &Path, event: &str, now: Option<&str>, record: &Path) -> u8 {
     let value: serde_json::Value = match serde_json::from_str(text.trim_start_matches('\u{feff}')) {
         Ok(serde_json::Value::Object(o)) => serde_json::Value::Object(o),
         Ok(_) => {
-            eprintln!("error: `{}` must hold one JSON object (the record)", record.display());
+            eprintln!(
+                "error: `{}` must hold one JSON object (the record)",
+                record.display()
+            );
             return 1;
         }
         Err(e) => {
@@ -50,8 +53,11 @@ pub fn run(rules: &Path, event: &str, now: Option<&str>, record: &Path) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let event = Event { kind, record: value };
+    let event = Event {
+        kind,
+        record: value,
+    };
     let explanations = herald::explain::explain_event(&set, &event, clock.now());
-    print!("{}", herald::explain::render(&explanations));
+    crate::cli::out(&herald::explain::render(&explanations));
     0
 }

@@ -1,18 +1,30 @@
 //! Helpers of the `herald` binary: one module per command that needs more than a few lines.
 
 pub mod explain;
+pub mod fmt;
 pub mod route;
 pub mod test;
 
 use chrono::{DateTime, Utc};
 use herald::store::Failure;
+use std::io::Write;
+
+/// Writes to standard output, ignoring errors: output piped into `head` that closes early must
+/// not make `herald` panic (as `print!` does).
+pub fn out(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
 
 /// Parses `--since`: an RFC 3339 time, or a duration ago such as `7d`, `12h`, `30m`, `2w`.
 pub fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    let bad = || format!("--since `{s}` is neither an RFC 3339 time nor a duration such as 7d, 12h, 30m or 2w");
+    let bad = || {
+        format!(
+            "--since `{s}` is neither an RFC 3339 time nor a duration such as 7d, 12h, 30m or 2w"
+        )
+    };
     let (digits, unit) = s.split_at(s.len().saturating_sub(1));
     let n: i64 = digits.parse().map_err(|_| bad())?;
     let secs = match unit {
@@ -22,7 +34,10 @@ pub fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
         "w" => 604_800,
         _ => return Err(bad()),
     };
-    let delta = n.checked_mul(secs).and_then(chrono::Duration::try_seconds).ok_or_else(bad)?;
+    let delta = n
+        .checked_mul(secs)
+        .and_then(chrono::Duration::try_seconds)
+        .ok_or_else(bad)?;
     Utc::now().checked_sub_signed(delta).ok_or_else(bad)
 }
 
@@ -33,8 +48,13 @@ pub fn failure_table(rows: &[Failure]) -> String {
         .iter()
         .map(|f| {
             [
-                f.record_name.clone().unwrap_or_else(|| format!("({})", f.record_id)),
-                f.email.clone().filter(|e| !e.is_empty()).unwrap_or_else(|| String::from("-")),
+                f.record_name
+                    .clone()
+                    .unwrap_or_else(|| format!("({})", f.record_id)),
+                f.email
+                    .clone()
+                    .filter(|e| !e.is_empty())
+                    .unwrap_or_else(|| String::from("-")),
                 f.time.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
                 f.reason.clone(),
             ]
@@ -51,7 +71,11 @@ pub fn failure_table(rows: &[Failure]) -> String {
         let mut parts = Vec::new();
         for (i, c) in row.iter().enumerate() {
             let w = widths.get(i).copied().unwrap_or(0);
-            let shown: String = if c.chars().count() > w { c.chars().take(w.saturating_sub(1)).chain(['…']).collect() } else { c.clone() };
+            let shown: String = if c.chars().count() > w {
+                c.chars().take(w.saturating_sub(1)).chain(['…']).collect()
+            } else {
+                c.clone()
+            };
             if i + 1 == row.len() {
                 parts.push(shown);
             } else {

@@ -1,4 +1,10 @@
 //! `herald route`: JSON Lines in, decisions out, every printed decision logged first.
+//!
+//! A reader thread splits the input into lines and hands them over in groups; the routing
+//! thread gathers events into batches of up to [`BATCH`] and routes and logs each batch in one
+//! transaction before printing its decisions. A batch is also routed as soon as no more input
+//! is ready, so a host that pipes one event at a time gets each decision without closing its
+//! end, while a file or a fast pipe fills whole batches.
 
 use herald::engine::Engine;
 use herald::event::EventKind;
@@ -6,11 +12,16 @@ use herald::record::CompactRecord;
 use herald::route::{Decision, Outcome};
 use serde::Serialize;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 
 /// Longest input line accepted, in bytes.
 pub const MAX_LINE: usize = 1 << 20;
 /// Most events routed (and logged) in one transaction.
 const BATCH: usize = 4096;
+/// Most lines the reader hands over at once.
+const GROUP_LINES: usize = 1024;
+/// Groups the reader may run ahead of routing.
+const GROUPS_AHEAD: usize = 4;
 
 #[derive(Serialize)]
 struct OutLine<'a> {
@@ -22,12 +33,36 @@ struct OutLine<'a> {
     reason: Option<&'a str>,
 }
 
-/// Reads one line of at most `cap` bytes into `buf` (without the newline). Returns `None` at
-/// the end of the input, or `Some(total)` with the line's full length, which is over `cap` when
-/// the rest was skipped.
-fn read_capped_line<R: Read>(input: &mut BufReader<R>, buf: &mut Vec<u8>, cap: usize) -> std::io::Result<Option<usize>> {
-    let mut total = 0usize;
-    let mut any = false;
+/// Lines read together: their bytes back to back, and for each the end offset in `data` and
+/// the line's full length (over [`MAX_LINE`] when the rest of the line was skipped).
+#[derive(Default)]
+struct Group {
+    data: Vec<u8>,
+    ends: Vec<(usize, usize)>,
+}
+
+/// Reads one line of at most `cap` bytes, appended to `buf` without its newline. Returns `None`
+/// at the end of the input, or `Some(total)` with the line's full length, which is over `cap`
+/// when the rest was skipped (then `buf` holds a prefix that is never parsed).
+fn read_capped_line<R: BufRead>(
+    input: &mut R,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> std::io::Result<Option<usize>> {
+    // `read_until` finds the newline with a fast `memchr`.
+    let n = input.by_ref().take(cap as u64 + 1).read_until(b'\n', buf)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        return Ok(Some(n - 1));
+    }
+    if n <= cap {
+        return Ok(Some(n)); // the last line, without a newline
+    }
+    // Over the limit: skip the rest of the line, counting it.
+    let mut total = n;
     loop {
         let chunk = match input.fill_buf() {
             Ok(c) => c,
@@ -35,21 +70,58 @@ fn read_capped_line<R: Read>(input: &mut BufReader<R>, buf: &mut Vec<u8>, cap: u
             Err(e) => return Err(e),
         };
         if chunk.is_empty() {
-            return Ok(if any { Some(total) } else { None });
-        }
-        any = true;
-        let (part, done) = match chunk.iter().position(|b| *b == b'\n') {
-            Some(i) => (i, true),
-            None => (chunk.len(), false),
-        };
-        if total < cap {
-            let room = cap - total;
-            buf.extend_from_slice(chunk.get(..part.min(room)).unwrap_or(&[]));
-        }
-        total += part;
-        input.consume(if done { part + 1 } else { part });
-        if done {
             return Ok(Some(total));
+        }
+        match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => {
+                input.consume(i + 1);
+                return Ok(Some(total + i));
+            }
+            None => {
+                let len = chunk.len();
+                total += len;
+                input.consume(len);
+            }
+        }
+    }
+}
+
+/// The reader thread: reads lines into groups and sends them; a group goes out when it is full
+/// or when the next read would wait for the producer. Stops at the end of the input, on a read
+/// error (sent on), or when routing hung up.
+fn read_groups<R: Read>(
+    input: R,
+    tx: &SyncSender<std::io::Result<Group>>,
+    recycled: &Receiver<Group>,
+) {
+    let mut input = BufReader::with_capacity(1 << 20, input);
+    let mut group = Group::default();
+    loop {
+        let end = match read_capped_line(&mut input, &mut group.data, MAX_LINE) {
+            Ok(Some(len)) => {
+                group.ends.push((group.data.len(), len));
+                false
+            }
+            Ok(None) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let _ = tx.send(Ok(std::mem::take(&mut group)));
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        if end || group.ends.len() >= GROUP_LINES || input.buffer().is_empty() {
+            if !group.ends.is_empty() {
+                let next = recycled.try_recv().unwrap_or_default();
+                if tx.send(Ok(std::mem::replace(&mut group, next))).is_err() {
+                    return;
+                }
+                group.data.clear();
+                group.ends.clear();
+            }
+            if end {
+                return;
+            }
         }
     }
 }
@@ -57,7 +129,13 @@ fn read_capped_line<R: Read>(input: &mut BufReader<R>, buf: &mut Vec<u8>, cap: u
 struct Run<'a, W: Write> {
     engine: &'a Engine,
     set: std::sync::Arc<herald::rules::RuleSet>,
+    /// The events waiting to be routed are `batch[..filled]`, and their line numbers. The
+    /// records beyond are kept to be parsed into again (see `parse_event_line_into`).
+    batch: Vec<(EventKind, CompactRecord)>,
+    filled: usize,
     lines: Vec<usize>,
+    /// Problems with lines not yet reported, reported in line order when the batch is routed.
+    notes: Vec<(usize, String)>,
     out: W,
     all: bool,
     malformed: usize,
@@ -65,35 +143,109 @@ struct Run<'a, W: Write> {
 }
 
 impl<W: Write> Run<'_, W> {
-    /// Routes a batch; decisions are printed only after the log has them.
-    fn flush(&mut self, batch: &mut Vec<(EventKind, CompactRecord)>) -> Result<(), String> {
-        if batch.is_empty() {
+    /// Parses one input line (number `line_no`, full length `len`) into the batch, or notes
+    /// what is wrong with it.
+    fn push_line(&mut self, line_no: usize, bytes: &[u8], len: usize) {
+        if len > MAX_LINE {
+            self.note(
+                line_no,
+                format!("the line is {len} bytes, over the limit of {MAX_LINE} bytes"),
+            );
+            return;
+        }
+        let mut bytes = bytes;
+        if line_no == 1 {
+            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        }
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        if self.filled == self.batch.len() {
+            self.batch
+                .push((EventKind::Create, CompactRecord::default()));
+        }
+        let Some((kind, record)) = self.batch.get_mut(self.filled) else {
+            return;
+        };
+        match herald::route::parse_event_line_into(bytes, &self.set.compiled.projection, record) {
+            Ok(k) => {
+                *kind = k;
+                self.filled += 1;
+                self.lines.push(line_no);
+            }
+            Err(msg) => self.note(line_no, msg),
+        }
+    }
+
+    fn note(&mut self, line_no: usize, msg: String) {
+        self.malformed += 1;
+        self.notes.push((line_no, msg));
+    }
+
+    /// Reports the noted problems in line order.
+    fn report_notes(&mut self) {
+        if self.notes.is_empty() {
+            return;
+        }
+        self.notes.sort_by_key(|(line, _)| *line);
+        let stderr = std::io::stderr();
+        let mut err = stderr.lock();
+        for (line, msg) in self.notes.drain(..) {
+            let _ = writeln!(err, "line {line}: {msg}; skipped");
+        }
+    }
+
+    /// Routes the batch; its decisions are printed only after the log has them.
+    fn flush(&mut self) -> Result<(), String> {
+        if self.filled == 0 {
+            self.report_notes();
             return Ok(());
         }
-        let results = self.engine.route_parsed(&self.set, batch).map_err(|e| e.to_string())?;
+        let first = self.lines.first().copied().unwrap_or(0);
+        let events = self.batch.get(..self.filled).unwrap_or(&[]);
+        let results = match self.engine.route_parsed(&self.set, events) {
+            Ok(r) => r,
+            Err(e) => {
+                self.report_notes();
+                return Err(format!(
+                    "{e}\nerror: stopped at line {first}: the decisions printed above are logged; \
+                     this line and the ones after it were not routed"
+                ));
+            }
+        };
         let lines = std::mem::take(&mut self.lines);
-        for (line, result) in lines.iter().zip(results) {
-            match result {
-                Ok(decisions) => {
-                    for d in &decisions {
-                        self.print(*line, d)?;
+        for (line, result) in lines.iter().zip(&results) {
+            if let Err(e) = result {
+                self.note(*line, e.to_string());
+            }
+        }
+        self.report_notes();
+        let mut written = Ok(());
+        for (line, result) in lines.iter().zip(&results) {
+            if let Ok(decisions) = result {
+                self.routed += 1;
+                for d in decisions {
+                    if written.is_ok() {
+                        written = self.print(*line, d);
                     }
-                    self.routed += 1;
-                }
-                Err(e) => {
-                    self.malformed += 1;
-                    eprintln!("line {line}: {e}");
                 }
             }
         }
-        self.out.flush().map_err(|e| format!("cannot write the output: {e}"))?;
-        batch.clear();
+        let written = written.and_then(|()| self.out.flush());
+        let last = lines.last().copied().unwrap_or(first);
+        self.filled = 0;
         self.lines = lines;
         self.lines.clear();
-        Ok(())
+        written.map_err(|e| {
+            format!(
+                "cannot write the output: {e}\nerror: the events up to line {last} were routed and \
+                 logged; the rest were not routed"
+            )
+        })
     }
 
-    fn print(&mut self, line: usize, d: &Decision) -> Result<(), String> {
+    fn print(&mut self, line: usize, d: &Decision) -> std::io::Result<()> {
         if d.outcome == Outcome::Skipped && !self.all {
             return Ok(());
         }
@@ -105,14 +257,13 @@ impl<W: Write> Run<'_, W> {
             language: d.language.as_deref(),
             reason: d.reason.map(|r| r.as_str()),
         };
-        let text = serde_json::to_string(&o).map_err(|e| e.to_string())?;
-        writeln!(self.out, "{text}").map_err(|e| format!("cannot write the output: {e}"))
+        serde_json::to_writer(&mut self.out, &o)?;
+        self.out.write_all(b"\n")
     }
 }
 
 /// Routes every line of `input`; returns the exit code.
-pub fn run<R: Read>(engine: &Engine, mut input: BufReader<R>, all: bool) -> u8 {
-    let stdout = std::io::stdout();
+pub fn run<R: Read + Send + 'static>(engine: &Engine, input: R, all: bool) -> u8 {
     let set = match engine.rules() {
         Ok(s) => s,
         Err(e) => {
@@ -120,75 +271,85 @@ pub fn run<R: Read>(engine: &Engine, mut input: BufReader<R>, all: bool) -> u8 {
             return 2;
         }
     };
+    let stdout = std::io::stdout();
     let mut run = Run {
         engine,
         set,
+        batch: Vec::with_capacity(BATCH),
+        filled: 0,
         lines: Vec::with_capacity(BATCH),
+        notes: Vec::new(),
         out: std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),
         all,
         malformed: 0,
         routed: 0,
     };
+    let (tx, groups) = mpsc::sync_channel(GROUPS_AHEAD);
+    let (give_back, recycled) = mpsc::channel::<Group>();
+    // The reader thread ends at the end of the input or when `groups` is dropped; it is not
+    // joined, so a producer that never closes its end cannot keep `herald route` alive after
+    // an error.
+    let _reader = std::thread::spawn(move || read_groups(input, &tx, &recycled));
     let progress = std::io::stderr().is_terminal();
-    let mut batch: Vec<(EventKind, CompactRecord)> = Vec::with_capacity(BATCH);
-    let mut buf = Vec::with_capacity(4096);
     let mut line_no = 0usize;
+    let mut next_progress = 100_000;
+    let mut read_error = None;
     loop {
-        buf.clear();
-        let len = match read_capped_line(&mut input, &mut buf, MAX_LINE) {
-            Ok(Some(len)) => len,
-            Ok(None) => break,
-            Err(e) => {
-                eprintln!("error: cannot read the events: {e}");
-                if let Err(e) = run.flush(&mut batch) {
+        // Route what is gathered when the batch is full, or when no more input is ready yet.
+        let group = match groups.try_recv() {
+            Ok(g) => Some(g),
+            Err(TryRecvError::Empty) => {
+                if let Err(e) = run.flush() {
                     eprintln!("error: {e}");
+                    return 2;
                 }
-                return 2;
+                groups.recv().ok()
             }
+            Err(TryRecvError::Disconnected) => None,
         };
-        line_no += 1;
-        if len > MAX_LINE {
-            run.malformed += 1;
-            eprintln!("line {line_no}: the line is {len} bytes, over the limit of {MAX_LINE} bytes; skipped");
-        } else {
-            let mut bytes = buf.as_slice();
-            if line_no == 1 {
-                bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let group = match group {
+            None => break,
+            Some(Err(e)) => {
+                read_error = Some(e);
+                break;
             }
-            let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-            if !bytes.iter().all(u8::is_ascii_whitespace) {
-                match herald::route::parse_event_line(bytes, &run.set.compiled.projection) {
-                    Ok(ev) => {
-                        batch.push(ev);
-                        run.lines.push(line_no);
-                    }
-                    Err(msg) => {
-                        run.malformed += 1;
-                        eprintln!("line {line_no}: {msg}; skipped");
-                    }
+            Some(Ok(g)) => g,
+        };
+        let mut start = 0;
+        for &(end, len) in &group.ends {
+            line_no += 1;
+            run.push_line(line_no, group.data.get(start..end).unwrap_or(&[]), len);
+            start = end;
+            if run.filled >= BATCH {
+                if let Err(e) = run.flush() {
+                    eprintln!("error: {e}");
+                    return 2;
                 }
             }
         }
-        if batch.len() >= BATCH || (input.buffer().is_empty() && !batch.is_empty()) {
-            if let Err(e) = run.flush(&mut batch) {
-                eprintln!("error: {e}");
-                eprintln!("error: stopped at line {line_no}; decisions printed above are logged, the rest were not routed");
-                return 2;
-            }
-            if progress && line_no % 100_000 < BATCH {
-                eprint!("\rrouted {} events", run.routed);
-            }
+        let _ = give_back.send(group);
+        if progress && run.routed >= next_progress {
+            eprint!("\rrouted {} events", run.routed);
+            next_progress = run.routed + 100_000;
         }
     }
-    if let Err(e) = run.flush(&mut batch) {
+    if let Err(e) = run.flush() {
         eprintln!("error: {e}");
+        return 2;
+    }
+    if let Some(e) = read_error {
+        eprintln!("error: cannot read the events after line {line_no}: {e}");
         return 2;
     }
     if progress && run.routed >= 100_000 {
         eprintln!("\rrouted {} events", run.routed);
     }
     if run.malformed > 0 {
-        eprintln!("{} malformed line{} skipped", run.malformed, if run.malformed == 1 { "" } else { "s" });
+        eprintln!(
+            "{} malformed line{} skipped",
+            run.malformed,
+            if run.malformed == 1 { "" } else { "s" }
+        );
         return 1;
     }
     0

@@ -1,5 +1,6 @@
 //! `herald test`: runs the rule authors' `test` blocks, each against a fresh in-memory log.
 
+use crate::cli::out;
 use herald::diagnostics::render;
 use herald::engine::Engine;
 use herald::route::{Event, Outcome};
@@ -52,7 +53,10 @@ pub fn run(paths: &[PathBuf]) -> u8 {
                 Ok(d) => d,
                 Err(e) => {
                     failed += 1;
-                    println!("FAIL {} ({place})\n  the record cannot be routed: {e}", test.name);
+                    out(&format!(
+                        "FAIL {} ({place})\n  the record cannot be routed: {e}\n",
+                        test.name
+                    ));
                     continue;
                 }
             };
@@ -62,11 +66,20 @@ pub fn run(paths: &[PathBuf]) -> u8 {
                     continue;
                 };
                 let ok = match &exp.expected {
-                    Expected::Invites(lang) => d.outcome == Outcome::Invited && d.language.as_deref() == Some(lang.as_str()),
-                    Expected::DoesNotInvite(reason) => {
-                        d.outcome == Outcome::Skipped && reason.as_deref().is_none_or(|r| Some(r) == d.reason.map(|x| x.as_str()))
+                    Expected::Invites(lang) => {
+                        d.outcome == Outcome::Invited
+                            && d.language.as_deref() == Some(lang.as_str())
                     }
-                    Expected::Fails(reason) => d.outcome == Outcome::Failed && d.reason.map(|x| x.as_str()) == Some(reason.as_str()),
+                    Expected::DoesNotInvite(reason) => {
+                        d.outcome == Outcome::Skipped
+                            && reason
+                                .as_deref()
+                                .is_none_or(|r| Some(r) == d.reason.map(|x| x.as_str()))
+                    }
+                    Expected::Fails(reason) => {
+                        d.outcome == Outcome::Failed
+                            && d.reason.map(|x| x.as_str()) == Some(reason.as_str())
+                    }
                 };
                 if !ok {
                     let expected = match &exp.expected {
@@ -77,7 +90,9 @@ pub fn run(paths: &[PathBuf]) -> u8 {
                     };
                     let actual = match (d.outcome, &d.language, d.reason) {
                         (Outcome::Invited, Some(l), _) => format!("invites \"{l}\""),
-                        (Outcome::Skipped, _, Some(r)) => format!("does not invite because {}", r.as_str()),
+                        (Outcome::Skipped, _, Some(r)) => {
+                            format!("does not invite because {}", r.as_str())
+                        }
                         (Outcome::Failed, _, Some(r)) => format!("fails {}", r.as_str()),
                         _ => String::from("(no decision)"),
                     };
@@ -94,7 +109,9 @@ pub fn run(paths: &[PathBuf]) -> u8 {
                     problems.push(format!(
                         "  line {line}: expect \"{}\" {expected}\n    actual: {actual}\n{}",
                         exp.portal,
-                        tree.lines().map(|l| format!("    {l}\n")).collect::<String>()
+                        tree.lines()
+                            .map(|l| format!("    {l}\n"))
+                            .collect::<String>()
                     ));
                 }
             }
@@ -102,19 +119,25 @@ pub fn run(paths: &[PathBuf]) -> u8 {
                 passed += 1;
             } else {
                 failed += 1;
-                println!("FAIL {} ({place})", test.name);
+                out(&format!("FAIL {} ({place})\n", test.name));
                 for p in problems {
-                    print!("{p}");
+                    out(&p);
                 }
             }
         }
         if std::io::stdout().is_terminal() && !loaded.diagnostics.is_empty() {
-            eprint!("{}", render::human(&loaded.diagnostics, &loaded.sources, true));
+            eprint!(
+                "{}",
+                render::human(&loaded.diagnostics, &loaded.sources, true)
+            );
         }
     }
     if broken > 0 {
-        println!("{broken} rule set{} with errors; their tests did not run", if broken == 1 { "" } else { "s" });
+        out(&format!(
+            "{broken} rule set{} with errors; their tests did not run\n",
+            if broken == 1 { "" } else { "s" }
+        ));
     }
-    println!("{passed} passed, {failed} failed");
+    out(&format!("{passed} passed, {failed} failed\n"));
     if failed > 0 || broken > 0 { 1 } else { 0 }
 }

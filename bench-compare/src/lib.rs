@@ -1,0 +1,1 @@
+//! Empty: this crate only holds `benches/engines.rs` (run `cargo bench -p bench-compare`).

@@ -1,0 +1,823 @@
+//! Per-field atoms and exhaustive three-valued enumeration over the decided fragment.
+//!
+//! A [`Universe`] is built from a few optimized conditions. Each field they read is split into
+//! *atoms*: the coarsest partition of everything the field can read as (null, each mentioned
+//! string, every other string, the elementary intervals between numeric or temporal bounds,
+//! `true`, `false`, lists, objects) on which every predicate of those conditions is constant.
+//! Each atom has one concrete representative (a JSON value). Leaves outside the fragment are
+//! *opaque*: free three-valued variables. Enumerating every combination of atoms and opaque values
+//! covers every record (each record falls into one combination), so a universal statement that
+//! holds for every combination holds for every record; an existential one gives a candidate
+//! witness, which the caller confirms with the reference interpreter.
+
+use crate::ast::TestOp;
+use crate::ir::{FieldId, FieldKind, FieldTable, Node, NodeKind, read_field};
+use crate::opt::pred::{Bound, Instant, IntervalSet, Num, Pred};
+use crate::schema::{FieldType, Schema};
+use crate::value::{Truth, Value};
+use std::collections::BTreeMap;
+
+/// The largest number of combinations a universe enumerates; past it, the analysis says nothing.
+pub const MAX_COMBINATIONS: u64 = 1 << 16;
+
+/// A condition compiled against a universe: leaves are tables indexed by atom.
+#[derive(Debug, Clone)]
+pub enum Expr {
+    /// A constant truth.
+    Const(Truth),
+    /// A field leaf: the truth for each atom of field `field` (universe index).
+    Leaf(usize, Vec<Truth>),
+    /// An opaque leaf (universe index).
+    Opaque(usize),
+    /// Kleene `not`.
+    Not(Box<Expr>),
+    /// Kleene `and`.
+    And(Vec<Expr>),
+    /// Kleene `or`.
+    Or(Vec<Expr>),
+}
+
+impl Expr {
+    /// Evaluates under a combination: the atom of each field, the value of each opaque leaf.
+    pub fn eval(&self, atoms: &[usize], opaque: &[Truth]) -> Truth {
+        match self {
+            Expr::Const(t) => *t,
+            Expr::Leaf(f, table) => {
+                let a = atoms.get(*f).copied().unwrap_or(0);
+                table.get(a).copied().unwrap_or(Truth::Unknown)
+            }
+            Expr::Opaque(i) => opaque.get(*i).copied().unwrap_or(Truth::Unknown),
+            Expr::Not(x) => x.eval(atoms, opaque).not(),
+            Expr::And(xs) => {
+                let mut acc = Truth::True;
+                for x in xs {
+                    acc = acc.and(x.eval(atoms, opaque));
+                    if acc == Truth::False {
+                        break;
+                    }
+                }
+                acc
+            }
+            Expr::Or(xs) => {
+                let mut acc = Truth::False;
+                for x in xs {
+                    acc = acc.or(x.eval(atoms, opaque));
+                    if acc == Truth::True {
+                        break;
+                    }
+                }
+                acc
+            }
+        }
+    }
+}
+
+/// One atom of a field: its representative JSON (`None`: the key is missing) and what it reads as.
+#[derive(Debug, Clone)]
+pub struct Atom {
+    /// The JSON to put in a witness record (`None` leaves the field out).
+    pub json: Option<serde_json::Value>,
+    /// The value the field reads as.
+    pub value: Value,
+}
+
+/// The fields and opaque leaves of some conditions, with their atoms.
+#[derive(Debug, Clone)]
+pub struct Universe {
+    /// The fields, in universe order.
+    pub fields: Vec<FieldId>,
+    /// The atoms of each field.
+    pub atoms: Vec<Vec<Atom>>,
+    /// The number of opaque leaves.
+    pub n_opaque: usize,
+    /// The conditions, compiled.
+    pub exprs: Vec<Expr>,
+    /// The paths of the fields (for witness records).
+    paths: Vec<Vec<String>>,
+}
+
+/// What the conditions say about one field.
+#[derive(Debug, Default)]
+struct Mentions {
+    strings: Vec<String>,
+    nums: Vec<Num>,
+    times: Vec<Instant>,
+    empty_tested: bool,
+    /// Lists worth trying (from `contains` and friends in opaque leaves).
+    lists: Vec<Vec<String>>,
+}
+
+struct Collect<'a> {
+    fields: Vec<FieldId>,
+    mentions: Vec<Mentions>,
+    opaque: Vec<String>,
+    table: &'a FieldTable,
+}
+
+impl Collect<'_> {
+    fn field(&mut self, id: FieldId) -> usize {
+        if let Some(i) = self.fields.iter().position(|f| *f == id) {
+            return i;
+        }
+        self.fields.push(id);
+        self.mentions.push(Mentions::default());
+        self.fields.len() - 1
+    }
+
+    fn walk(&mut self, n: &Node) {
+        match &n.kind {
+            NodeKind::Const(_) => {}
+            NodeKind::Not(x) => self.walk(x),
+            NodeKind::And(xs) | NodeKind::Or(xs) => xs.iter().for_each(|x| self.walk(x)),
+            NodeKind::FieldPred(id, p) => {
+                let i = self.field(*id);
+                if let Some(m) = self.mentions.get_mut(i) {
+                    match p {
+                        Pred::Str(s) => m.strings.extend(s.set.iter().cloned()),
+                        // A predicate with no bound (the full or the empty domain) still
+                        // makes the class matter: give it one point so atoms of the class exist.
+                        Pred::Num(r) => {
+                            let b = bounds(r);
+                            if b.is_empty() {
+                                m.nums.push(Num::Int(0));
+                            }
+                            m.nums.extend(b);
+                        }
+                        Pred::Time(r) => {
+                            let b = bounds(r);
+                            if b.is_empty() {
+                                m.times.push(0);
+                            }
+                            m.times.extend(b);
+                        }
+                        Pred::Bool { .. } => {}
+                    }
+                }
+            }
+            NodeKind::Coalesce(_)
+                if coalesce_default(n).is_some_and(|(id, _)| self.table.get(id).is_some()) =>
+            {
+                if let Some((id, _)) = coalesce_default(n) {
+                    self.field(id);
+                }
+            }
+            NodeKind::Test(op, x) => match &x.kind {
+                NodeKind::Field(id) if self.table.get(*id).is_some() => {
+                    let i = self.field(*id);
+                    if matches!(op, TestOp::IsEmpty | TestOp::IsNotEmpty) {
+                        if let Some(m) = self.mentions.get_mut(i) {
+                            m.empty_tested = true;
+                        }
+                    }
+                }
+                _ => self.opaque(n),
+            },
+            _ => self.opaque(n),
+        }
+    }
+
+    fn opaque(&mut self, n: &Node) {
+        let fp = crate::opt::fingerprint(n);
+        if !self.opaque.contains(&fp) {
+            self.opaque.push(fp);
+            self.hints(n);
+        }
+    }
+
+    /// Values that may make an opaque leaf true, added as extra representatives of its field.
+    /// Extra representatives never make a claim wrong: every atom keeps one, and each
+    /// representative is evaluated exactly.
+    fn hints(&mut self, n: &Node) {
+        let field_of = |x: &Node| match &x.kind {
+            NodeKind::Field(id) => Some(*id),
+            NodeKind::Call(_, args) => match args.as_slice() {
+                [
+                    Node {
+                        kind: NodeKind::Field(id),
+                        ..
+                    },
+                ] => Some(*id),
+                _ => None,
+            },
+            _ => None,
+        };
+        let strs = |c: &Node| -> Vec<String> {
+            match &c.kind {
+                NodeKind::Const(Value::Str(s)) => vec![s.clone()],
+                NodeKind::Const(Value::List(items)) => items
+                    .iter()
+                    .filter_map(|v| match v {
+                        Value::Str(s) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .take(8)
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        let (id, values, as_list) = match &n.kind {
+            NodeKind::StartsWith(a, b) | NodeKind::EndsWith(a, b) | NodeKind::Contains(a, b) => (
+                field_of(a),
+                strs(b),
+                matches!(n.kind, NodeKind::Contains(..)),
+            ),
+            NodeKind::ContainsAny(a, b) | NodeKind::ContainsAll(a, b) => {
+                (field_of(a), strs(b), true)
+            }
+            NodeKind::Cmp(_, a, b)
+            | NodeKind::In {
+                lhs: a, list: b, ..
+            } => (field_of(a), strs(b), false),
+            _ => (None, Vec::new(), false),
+        };
+        let Some(id) = id else { return };
+        if values.is_empty() || self.table.get(id).is_none() {
+            return;
+        }
+        let i = self.field(id);
+        if let Some(m) = self.mentions.get_mut(i) {
+            if as_list {
+                for v in &values {
+                    m.lists.push(vec![v.clone()]);
+                }
+                if values.len() > 1 {
+                    m.lists.push(values.clone());
+                }
+            }
+            m.strings.extend(values);
+        }
+    }
+}
+
+/// `field ?? constant`: the field and the constant.
+fn coalesce_default(n: &Node) -> Option<(FieldId, Value)> {
+    match &n.kind {
+        NodeKind::Coalesce(xs) => match xs.as_slice() {
+            [
+                Node {
+                    kind: NodeKind::Field(id),
+                    ..
+                },
+                Node {
+                    kind: NodeKind::Const(c),
+                    ..
+                },
+            ] => Some((*id, c.clone())),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn bounds<T: Copy>(r: &IntervalSet<T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for (lo, hi) in &r.ranges {
+        for b in [lo, hi] {
+            if let Bound::Included(x) | Bound::Excluded(x) = b {
+                out.push(*x);
+            }
+        }
+    }
+    out
+}
+
+impl Universe {
+    /// The universe of some optimized conditions, or `None` when it has more than
+    /// [`MAX_COMBINATIONS`] combinations or an atom has no representative Herald can build.
+    pub fn new(conds: &[&Node], table: &FieldTable, schemas: &[Schema]) -> Option<Universe> {
+        let mut c = Collect {
+            fields: Vec::new(),
+            mentions: Vec::new(),
+            opaque: Vec::new(),
+            table,
+        };
+        for n in conds {
+            c.walk(n);
+        }
+        let mut atoms = Vec::with_capacity(c.fields.len());
+        let mut paths = Vec::with_capacity(c.fields.len());
+        let mut total: u64 = 1;
+        for (id, m) in c.fields.iter().zip(c.mentions) {
+            let info = table.get(*id)?;
+            let picklist = picklist_of(info, schemas);
+            let a = field_atoms(info, m, &picklist)?;
+            total = total.checked_mul(a.len() as u64)?;
+            if total > MAX_COMBINATIONS {
+                return None;
+            }
+            atoms.push(a);
+            paths.push(info.path.clone());
+        }
+        for _ in &c.opaque {
+            total = total.checked_mul(3)?;
+            if total > MAX_COMBINATIONS {
+                return None;
+            }
+        }
+        let mut u = Universe {
+            fields: c.fields,
+            atoms,
+            n_opaque: c.opaque.len(),
+            exprs: Vec::new(),
+            paths,
+        };
+        let exprs = conds.iter().map(|n| u.compile(n, &c.opaque)).collect();
+        u.exprs = exprs;
+        Some(u)
+    }
+
+    fn compile(&self, n: &Node, opaque: &[String]) -> Expr {
+        let leaf = |id: &FieldId, f: &dyn Fn(&Value) -> Truth| -> Option<Expr> {
+            let i = self.fields.iter().position(|x| x == id)?;
+            let table = self.atoms.get(i)?.iter().map(|a| f(&a.value)).collect();
+            Some(Expr::Leaf(i, table))
+        };
+        let opq = || {
+            let fp = crate::opt::fingerprint(n);
+            opaque
+                .iter()
+                .position(|o| *o == fp)
+                .map_or(Expr::Const(Truth::Unknown), Expr::Opaque)
+        };
+        match &n.kind {
+            NodeKind::Const(v) => Expr::Const(v.truth()),
+            NodeKind::Not(x) => Expr::Not(Box::new(self.compile(x, opaque))),
+            NodeKind::And(xs) => Expr::And(xs.iter().map(|x| self.compile(x, opaque)).collect()),
+            NodeKind::Or(xs) => Expr::Or(xs.iter().map(|x| self.compile(x, opaque)).collect()),
+            NodeKind::FieldPred(id, p) => leaf(id, &|v| p.test(v)).unwrap_or_else(opq),
+            NodeKind::Coalesce(_) => match coalesce_default(n) {
+                // `x ?? c` in a boolean position: x's truth, or c's when x is null.
+                Some((id, c)) => leaf(&id, &|v| if v.is_null() { c.truth() } else { v.truth() })
+                    .unwrap_or_else(opq),
+                None => opq(),
+            },
+            NodeKind::Test(op, x) => match &x.kind {
+                NodeKind::Field(id) => {
+                    let op = *op;
+                    leaf(id, &move |v| {
+                        Truth::from_bool(match op {
+                            TestOp::IsNull => v.is_null(),
+                            TestOp::IsNotNull => !v.is_null(),
+                            TestOp::IsEmpty => v.is_empty(),
+                            TestOp::IsNotEmpty => !v.is_empty(),
+                        })
+                    })
+                    .unwrap_or_else(opq)
+                }
+                _ => opq(),
+            },
+            _ => opq(),
+        }
+    }
+
+    /// The number of combinations.
+    pub fn size(&self) -> u64 {
+        let mut total: u64 = 1;
+        for a in &self.atoms {
+            total = total.saturating_mul(a.len() as u64);
+        }
+        for _ in 0..self.n_opaque {
+            total = total.saturating_mul(3);
+        }
+        total
+    }
+
+    /// Calls `f` with every combination (atom per field, truth per opaque leaf) and the truth
+    /// of every condition, until it returns false.
+    pub fn for_each(&self, mut f: impl FnMut(&[usize], &[Truth], &[Truth]) -> bool) {
+        let mut atoms = vec![0usize; self.atoms.len()];
+        let mut opaque = vec![Truth::False; self.n_opaque];
+        let mut truths = vec![Truth::Unknown; self.exprs.len()];
+        const ORDER: [Truth; 3] = [Truth::False, Truth::True, Truth::Unknown];
+        let mut oidx = vec![0usize; self.n_opaque];
+        loop {
+            for (t, e) in truths.iter_mut().zip(&self.exprs) {
+                *t = e.eval(&atoms, &opaque);
+            }
+            if !f(&atoms, &opaque, &truths) {
+                return;
+            }
+            // Next combination: mixed-radix increment, opaque leaves first.
+            let mut carry = true;
+            for (i, o) in oidx.iter_mut().enumerate() {
+                *o += 1;
+                if *o < 3 {
+                    if let Some(slot) = opaque.get_mut(i) {
+                        *slot = ORDER.get(*o).copied().unwrap_or(Truth::Unknown);
+                    }
+                    carry = false;
+                    break;
+                }
+                *o = 0;
+                if let Some(slot) = opaque.get_mut(i) {
+                    *slot = Truth::False;
+                }
+            }
+            if carry {
+                for (a, n) in atoms.iter_mut().zip(&self.atoms) {
+                    *a += 1;
+                    if *a < n.len() {
+                        carry = false;
+                        break;
+                    }
+                    *a = 0;
+                }
+            }
+            if carry {
+                return;
+            }
+        }
+    }
+
+    /// The witness record of a combination: each field's representative (null fields left out).
+    pub fn record(&self, atoms: &[usize]) -> serde_json::Value {
+        let mut rec = serde_json::Value::Object(serde_json::Map::new());
+        for ((path, field_atoms), a) in self.paths.iter().zip(&self.atoms).zip(atoms) {
+            if let Some(Atom { json: Some(j), .. }) = field_atoms.get(*a) {
+                set_path(&mut rec, path, j.clone());
+            }
+        }
+        rec
+    }
+}
+
+fn set_path(rec: &mut serde_json::Value, path: &[String], v: serde_json::Value) {
+    let Some((last, init)) = path.split_last() else {
+        return;
+    };
+    let mut cur = rec;
+    for seg in init {
+        if !cur.is_object() {
+            *cur = serde_json::Value::Object(serde_json::Map::new());
+        }
+        let Some(map) = cur.as_object_mut() else {
+            return;
+        };
+        cur = map
+            .entry(seg.clone())
+            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+    }
+    if !cur.is_object() {
+        *cur = serde_json::Value::Object(serde_json::Map::new());
+    }
+    if let Some(map) = cur.as_object_mut() {
+        map.insert(last.clone(), v);
+    }
+}
+
+/// The picklist (or multiselect) values the schema declares for a field, if any.
+fn picklist_of(info: &crate::ir::FieldInfo, schemas: &[Schema]) -> Vec<String> {
+    let field = info
+        .schema
+        .and_then(|i| schemas.get(i))
+        .and_then(|s| s.lookup(&info.path));
+    match field.map(|f| &f.ty) {
+        Some(FieldType::Picklist(v) | FieldType::Multiselect(v)) => v.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// What the field reads as when its JSON is `json`.
+fn read(info: &crate::ir::FieldInfo, json: &serde_json::Value) -> Value {
+    let mut rec = serde_json::Value::Object(serde_json::Map::new());
+    set_path(&mut rec, &info.path, json.clone());
+    read_field(&rec, info).value
+}
+
+fn dedup_nums(mut v: Vec<Num>) -> Vec<Num> {
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Elementary intervals between sorted, distinct points: (-inf,p1), [p1], (p1,p2), ..., (pm,+inf).
+fn elementary<T: Copy>(points: &[T]) -> Vec<(Bound<T>, Bound<T>)> {
+    let mut out = Vec::with_capacity(points.len() * 2 + 1);
+    let mut lo = Bound::Unbounded;
+    for p in points {
+        out.push((lo, Bound::Excluded(*p)));
+        out.push((Bound::Included(*p), Bound::Included(*p)));
+        lo = Bound::Excluded(*p);
+    }
+    out.push((lo, Bound::Unbounded));
+    out
+}
+
+fn interval<T: Ord + Copy>(lo: Bound<T>, hi: Bound<T>) -> IntervalSet<T> {
+    // Built through intersections so that an empty interval normalizes to the empty set.
+    let lo_set = match lo {
+        Bound::Unbounded => IntervalSet::full(),
+        Bound::Included(x) => IntervalSet::cmp(crate::ir::CmpOp::Ge, x),
+        Bound::Excluded(x) => IntervalSet::cmp(crate::ir::CmpOp::Gt, x),
+    };
+    let hi_set = match hi {
+        Bound::Unbounded => IntervalSet::full(),
+        Bound::Included(x) => IntervalSet::cmp(crate::ir::CmpOp::Le, x),
+        Bound::Excluded(x) => IntervalSet::cmp(crate::ir::CmpOp::Lt, x),
+    };
+    lo_set.intersect(&hi_set)
+}
+
+/// Candidate numbers inside an elementary interval, most readable first.
+fn num_candidates(lo: Bound<Num>, hi: Bound<Num>) -> Vec<serde_json::Value> {
+    let as_f = |n: Num| match n {
+        Num::Int(i) => i as f64,
+        Num::Dec(f) => f,
+    };
+    let mut out: Vec<serde_json::Value> = Vec::new();
+    let push_int = |out: &mut Vec<serde_json::Value>, f: f64| {
+        if f.is_finite() && f.abs() < 9.0e15 {
+            out.push(serde_json::Value::from(f as i64));
+        }
+    };
+    let push_f = |out: &mut Vec<serde_json::Value>, f: f64| {
+        if let Some(n) = serde_json::Number::from_f64(f) {
+            out.push(serde_json::Value::Number(n));
+        }
+    };
+    match (lo, hi) {
+        (Bound::Included(p), Bound::Included(_)) => match p {
+            Num::Int(i) => out.push(serde_json::Value::from(i)),
+            Num::Dec(f) => push_f(&mut out, f),
+        },
+        (Bound::Unbounded, Bound::Unbounded) => out.push(serde_json::Value::from(0)),
+        (Bound::Unbounded, Bound::Excluded(p) | Bound::Included(p)) => {
+            let f = as_f(p);
+            push_int(&mut out, f.ceil() - 1.0);
+            push_f(&mut out, f - 1.0);
+            push_f(&mut out, f - f.abs().max(1.0));
+        }
+        (Bound::Excluded(p) | Bound::Included(p), Bound::Unbounded) => {
+            let f = as_f(p);
+            push_int(&mut out, f.floor() + 1.0);
+            push_f(&mut out, f + 1.0);
+            push_f(&mut out, f + f.abs().max(1.0));
+        }
+        (Bound::Excluded(a) | Bound::Included(a), Bound::Excluded(b) | Bound::Included(b)) => {
+            let (fa, fb) = (as_f(a), as_f(b));
+            push_int(&mut out, fa.floor() + 1.0);
+            push_f(&mut out, fa / 2.0 + fb / 2.0);
+            push_f(&mut out, (fa.floor() + 0.5).max(fa / 2.0 + fb / 2.0));
+        }
+    }
+    out
+}
+
+const NS_PER_DAY: i128 = 86_400_000_000_000;
+
+fn to_datetime(i: Instant) -> Option<chrono::DateTime<chrono::Utc>> {
+    let secs = i64::try_from(i.div_euclid(1_000_000_000)).ok()?;
+    let nanos = u32::try_from(i.rem_euclid(1_000_000_000)).ok()?;
+    chrono::DateTime::from_timestamp(secs, nanos)
+}
+
+/// How an instant is written in a witness.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TimeText {
+    /// A date when it is a midnight, else RFC 3339.
+    Auto,
+    /// `YYYY-MM-DD` (the day of the instant).
+    Date,
+    /// RFC 3339 in UTC.
+    DateTime,
+}
+
+/// The text of an instant.
+fn time_text(i: Instant, how: TimeText) -> Option<String> {
+    let t = to_datetime(i)?;
+    let date = match how {
+        TimeText::Date => true,
+        TimeText::Auto => i.rem_euclid(NS_PER_DAY) == 0,
+        TimeText::DateTime => false,
+    };
+    if date {
+        Some(t.format("%Y-%m-%d").to_string())
+    } else {
+        Some(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+    }
+}
+
+/// Candidate instants inside an elementary interval, most readable first. `dates`: only
+/// midnights (the values of a date field).
+fn time_candidates(lo: Bound<Instant>, hi: Bound<Instant>, dates: bool) -> Vec<Instant> {
+    let floor_day = |i: Instant| i.div_euclid(NS_PER_DAY) * NS_PER_DAY;
+    let mut out = Vec::new();
+    match (lo, hi) {
+        (Bound::Included(p), Bound::Included(_)) => out.push(p),
+        (Bound::Unbounded, Bound::Unbounded) => out.push(1_767_225_600 * 1_000_000_000), // 2026-01-01
+        (Bound::Unbounded, Bound::Excluded(p) | Bound::Included(p)) => {
+            out.push(floor_day(p) - NS_PER_DAY);
+            out.push(floor_day(p));
+        }
+        (Bound::Excluded(p) | Bound::Included(p), Bound::Unbounded) => {
+            out.push(floor_day(p) + NS_PER_DAY);
+            out.push(floor_day(p) + 2 * NS_PER_DAY);
+        }
+        (Bound::Excluded(a) | Bound::Included(a), Bound::Excluded(b) | Bound::Included(b)) => {
+            out.push(floor_day(a) + NS_PER_DAY);
+            out.push(floor_day(a) + 2 * NS_PER_DAY);
+            if !dates {
+                out.push(a + (b - a) / 2);
+                out.push(a + 1);
+            }
+        }
+    }
+    out
+}
+
+/// The atoms of one field.
+fn field_atoms(
+    info: &crate::ir::FieldInfo,
+    mut m: Mentions,
+    picklist: &[String],
+) -> Option<Vec<Atom>> {
+    let kind = info.kind;
+    let strings = matches!(kind, FieldKind::Text | FieldKind::Dynamic);
+    let numbers = matches!(
+        kind,
+        FieldKind::Integer | FieldKind::Decimal | FieldKind::Dynamic
+    );
+    let booleans = matches!(kind, FieldKind::Boolean | FieldKind::Dynamic);
+    let temporal = matches!(kind, FieldKind::Date | FieldKind::DateTime);
+    let lists = matches!(kind, FieldKind::Multiselect | FieldKind::Dynamic);
+    let objects = matches!(kind, FieldKind::Object | FieldKind::Dynamic);
+    let mut out = vec![Atom {
+        json: None,
+        value: Value::Null,
+    }];
+    let mut push = |json: serde_json::Value| {
+        let value = read(info, &json);
+        out.push(Atom {
+            json: Some(json),
+            value,
+        });
+    };
+    // Elementary time intervals (shared by temporal fields and date strings).
+    m.times.sort();
+    m.times.dedup();
+    let time_atoms = elementary(&m.times);
+    if strings {
+        if m.empty_tested {
+            m.strings.push(String::new());
+        }
+        m.strings.sort();
+        m.strings.dedup();
+        for s in &m.strings {
+            push(serde_json::Value::String(s.clone()));
+        }
+        let mentioned = |s: &str| m.strings.iter().any(|x| x == s);
+        let with_times = !m.times.is_empty();
+        // Strings that read as instants, one per time atom.
+        if with_times {
+            for (lo, hi) in &time_atoms {
+                let set = interval(*lo, *hi);
+                let mut found = false;
+                for cand in time_candidates(*lo, *hi, false) {
+                    if !set.contains(&cand) {
+                        continue;
+                    }
+                    for how in [TimeText::Auto, TimeText::DateTime] {
+                        let Some(text) = time_text(cand, how) else {
+                            continue;
+                        };
+                        let ok = crate::opt::pred::instant_of(&Value::Str(text.clone()))
+                            .is_some_and(|i| set.contains(&i));
+                        if ok && !mentioned(&text) {
+                            push(serde_json::Value::String(text));
+                            found = true;
+                            break;
+                        }
+                    }
+                    if found {
+                        break;
+                    }
+                }
+                if !found && !set.is_empty() {
+                    return None;
+                }
+            }
+        }
+        // Every other string: one that is not mentioned (and is not a date when dates matter).
+        let fresh = picklist
+            .iter()
+            .cloned()
+            .chain([
+                "other".to_string(),
+                "other value".to_string(),
+                "x".to_string(),
+            ])
+            .chain((0..8).map(|i| format!("other {i}")))
+            .find(|s| {
+                let is_date = with_times && crate::value::coerce_temporal(s).is_some();
+                !(mentioned(s) || s.is_empty() || is_date)
+            })?;
+        push(serde_json::Value::String(fresh));
+    }
+    if numbers {
+        let points = dedup_nums(m.nums);
+        for (lo, hi) in elementary(&points) {
+            let set = interval(lo, hi);
+            let rep = num_candidates(lo, hi).into_iter().find(|j| {
+                let v = read(info, j);
+                Num::of(&v).is_some_and(|n| set.contains(&n))
+            });
+            match rep {
+                Some(j) => push(j),
+                None if set.is_empty() => {}
+                None => return None,
+            }
+        }
+    }
+    if booleans {
+        push(serde_json::Value::Bool(true));
+        push(serde_json::Value::Bool(false));
+    }
+    if temporal {
+        let dates = kind == FieldKind::Date;
+        for (lo, hi) in &time_atoms {
+            let set = interval(*lo, *hi);
+            let rep = time_candidates(*lo, *hi, dates)
+                .into_iter()
+                .find_map(|cand| {
+                    let text = time_text(
+                        cand,
+                        if dates {
+                            TimeText::Date
+                        } else {
+                            TimeText::DateTime
+                        },
+                    )?;
+                    let json = serde_json::Value::String(text);
+                    let v = read(info, &json);
+                    let i = crate::opt::pred::instant_of(&v)?;
+                    set.contains(&i).then_some(json)
+                });
+            match rep {
+                Some(j) => push(j),
+                None if set.is_empty() => {}
+                None if dates => {
+                    // A date field holds midnights only: an interval between two consecutive
+                    // midnights (or narrower) holds no date.
+                    if date_free(*lo, *hi) {
+                        continue;
+                    }
+                    return None;
+                }
+                None => return None,
+            }
+        }
+    }
+    if lists {
+        push(serde_json::Value::Array(Vec::new()));
+        let item = picklist.first().cloned().unwrap_or_else(|| "x".to_string());
+        push(serde_json::Value::Array(vec![serde_json::Value::String(
+            item,
+        )]));
+        m.lists.sort();
+        m.lists.dedup();
+        for l in &m.lists {
+            push(serde_json::Value::Array(
+                l.iter().cloned().map(serde_json::Value::String).collect(),
+            ));
+        }
+    }
+    if objects {
+        push(serde_json::Value::Object(serde_json::Map::new()));
+    }
+    Some(out)
+}
+
+/// True when no midnight lies in the interval.
+fn date_free(lo: Bound<Instant>, hi: Bound<Instant>) -> bool {
+    let (Bound::Included(a) | Bound::Excluded(a)) = lo else {
+        return false;
+    };
+    let (Bound::Included(b) | Bound::Excluded(b)) = hi else {
+        return false;
+    };
+    // The first midnight at or after a.
+    let first = a.div_euclid(NS_PER_DAY) * NS_PER_DAY
+        + if a.rem_euclid(NS_PER_DAY) == 0 {
+            0
+        } else {
+            NS_PER_DAY
+        };
+    let first = if matches!(lo, Bound::Excluded(_)) && first == a {
+        first + NS_PER_DAY
+    } else {
+        first
+    };
+    match hi {
+        Bound::Included(_) => first > b,
+        _ => first >= b,
+    }
+}
+
+/// The atoms of a field, by universe order, printable (for tests and debugging).
+pub fn describe(u: &Universe) -> BTreeMap<u32, Vec<Option<serde_json::Value>>> {
+    u.fields
+        .iter()
+        .zip(&u.atoms)
+        .map(|(f, a)| (f.0, a.iter().map(|x| x.json.clone()).collect()))
+        .collect()
+}

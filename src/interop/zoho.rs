@@ -1,0 +1,1 @@
+//! Zoho CRM criteria import (work in progress).
