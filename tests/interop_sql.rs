@@ -596,59 +596,71 @@ proptest! {
 // Fixed cases: the corners named in the issue, and what is refused
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn corner_cases_agree() {
+/// Records and conditions at the corners named in the issue.
+fn corner_records() -> Vec<serde_json::Value> {
     use serde_json::json;
-    let records = vec![
+    vec![
         json!({}),
         json!({"s": "abc", "tags": ["x", "y"], "n": 3, "d": 2.5, "b": true, "dt": "2026-01-31", "ts": "2026-01-31T11:30:00.250+02:00"}),
         json!({"s": "", "tags": [], "n": 0, "d": -0.0, "b": false, "dt": "2026-02-30", "ts": "nope"}),
         json!({"s": "a%", "p": "_", "tags": ["😀"], "n": 9007199254740993i64, "d": 9007199254740992.0}),
         json!({"s": "\u{E000}", "p": "😀", "e": "\u{FFFF}", "tags": null, "n": "5", "d": [1]}),
-    ];
-    for src in [
-        "s contains \"a\"",
-        "tags contains \"x\"",
-        "not (tags contains \"x\")",
-        "s starts with \"a%\"",
-        "s ends with \"%\"",
-        "s < p",
-        "p > e",
-        "s in []",
-        "s not in []",
-        "\"x\" in tags",
-        "tags contains any []",
-        "tags contains all []",
-        "[\"x\"] contains all tags",
-        "[] contains all tags",
-        "tags contains all tags2",
-        "tags contains any tags2",
-        "n == d",
-        "n < 9007199254740992.0",
-        "d > n",
-        "s is empty",
-        "tags is empty",
-        "tags is not empty",
-        "len(tags) == 0",
-        "len(s) > 2",
-        "trim(s) == \"\"",
-        "dt == today()",
-        "ts <= now()",
-        "ts == now()",
-        "dt < ts",
-        "dt + 12h > ts",
-        "(dt ?? now()) < ts",
-        "not b",
-        "not (b ?? false)",
-        "(s == \"x\") ?? true",
-        "(s == \"x\") == (n > 1)",
-        "b is null",
-        "(n > 1) is null",
-        "s ends with \"\"",
-        "s starts with s",
-        "s ends with p",
-        "s contains \"\"",
-    ] {
+        json!({"s": "B", "p": "a", "e": "É", "n": 1, "d": 0.1}),
+    ]
+}
+
+const CORNER_CONDITIONS: &[&str] = &[
+    "s contains \"a\"",
+    "tags contains \"x\"",
+    "not (tags contains \"x\")",
+    "s starts with \"a%\"",
+    "s ends with \"%\"",
+    "s < p",
+    "p > e",
+    "s < \"a\"",
+    "e > \"e\"",
+    "s in []",
+    "s not in []",
+    "\"x\" in tags",
+    "tags contains any []",
+    "tags contains all []",
+    "[\"x\"] contains all tags",
+    "[] contains all tags",
+    "tags contains all tags2",
+    "tags contains any tags2",
+    "n == d",
+    "n < 9007199254740992.0",
+    "d > n",
+    "d == 0.1",
+    "d < 0.1",
+    "s is empty",
+    "tags is empty",
+    "tags is not empty",
+    "len(tags) == 0",
+    "len(s) > 2",
+    "trim(s) == \"\"",
+    "dt == today()",
+    "ts <= now()",
+    "ts == now()",
+    "dt < ts",
+    "dt + 12h > ts",
+    "(dt ?? now()) < ts",
+    "not b",
+    "not (b ?? false)",
+    "(s == \"x\") ?? true",
+    "(s == \"x\") == (n > 1)",
+    "b is null",
+    "(n > 1) is null",
+    "s ends with \"\"",
+    "s starts with s",
+    "s ends with p",
+    "s contains \"\"",
+];
+
+#[test]
+fn corner_cases_agree() {
+    let records = corner_records();
+    for src in CORNER_CONDITIONS {
         check_condition(src, &records).unwrap();
     }
 }
@@ -733,6 +745,212 @@ fn postgres_golden_files() {
                 "{} differs (run with HERALD_BLESS=1 to update)",
                 path.display()
             );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL, when a server is at hand: HERALD_POSTGRES=<libpq connection string> runs the same
+// differential through `psql` (a UTF-8 database; any default collation). Without it, the
+// PostgreSQL dialect is covered by the golden files above.
+// ---------------------------------------------------------------------------------------------
+
+fn postgres() -> Option<String> {
+    std::env::var("HERALD_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// The PostgreSQL column types of the contract (numbers as exact `numeric`).
+const PG_TYPES: &[&str] = &[
+    "text", "text", "text", "numeric", "numeric", "boolean", "text", "text", "text", "text",
+];
+
+fn pg_literal(v: &SqlValue, ty: &str) -> String {
+    match (v, ty) {
+        (SqlValue::Null, _) => "NULL".into(),
+        (SqlValue::Integer(i), "boolean") => (if *i == 1 { "TRUE" } else { "FALSE" }).into(),
+        (SqlValue::Integer(i), _) => i.to_string(),
+        (SqlValue::Real(f), _) => sql::exact_decimal(*f),
+        (SqlValue::Text(s), _) => format!("'{}'", s.replace('\'', "''")),
+        (SqlValue::Blob(_), _) => panic!("no blobs"),
+    }
+}
+
+/// A psql script that loads the records into a temporary table `T`, then runs `query`.
+fn pg_script(records: &[serde_json::Value], query: &str) -> String {
+    let cols: Vec<String> = COLUMNS
+        .iter()
+        .zip(PG_TYPES)
+        .map(|((n, _, _), t)| format!("\"{n}\" {t}"))
+        .collect();
+    let mut script = format!(
+        "CREATE TEMP TABLE \"T\" (\"id\" bigint PRIMARY KEY, {});\n",
+        cols.join(", ")
+    );
+    for (i, r) in records.iter().enumerate() {
+        let vals: Vec<String> = COLUMNS
+            .iter()
+            .zip(PG_TYPES)
+            .map(|((n, k, _), t)| pg_literal(&encode(r, n, *k), t))
+            .collect();
+        script.push_str(&format!(
+            "INSERT INTO \"T\" VALUES ({i}, {});\n",
+            vals.join(", ")
+        ));
+    }
+    script.push_str(query);
+    script.push('\n');
+    script
+}
+
+/// Runs a script through psql; the rows of its last query as `|`-separated fields.
+fn psql(conninfo: &str, script: &str) -> Result<Vec<Vec<String>>, String> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-F",
+            "|",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            conninfo,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run psql: {e}"))?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    if !out.status.success() {
+        return Err(format!(
+            "psql failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('|').map(str::to_string).collect())
+        .collect())
+}
+
+fn check_condition_pg(
+    conninfo: &str,
+    src: &str,
+    records: &[serde_json::Value],
+) -> Result<(), String> {
+    let schema = schema();
+    let cond = Condition::compile(src, Some(&schema))
+        .map_err(|e| format!("`{src}` does not compile: {e}"))?;
+    let opts = Options {
+        dialect: Dialect::Postgres,
+        now: now(),
+    };
+    let expr = sql::condition(cond.ir(), cond.fields(), &opts)
+        .map_err(|e| format!("`{src}` refused: {e}"))?;
+    let query = format!("SELECT \"id\", CAST(({expr}) AS int) FROM \"T\" ORDER BY \"id\";");
+    let rows = psql(conninfo, &pg_script(records, &query)).map_err(|e| format!("{e}\n{query}"))?;
+    let clock = FixedClock(now());
+    for row in rows {
+        let id: usize = row[0].parse().unwrap();
+        let pg = match row.get(1).map(String::as_str) {
+            Some("1") => Truth::True,
+            Some("0") => Truth::False,
+            _ => Truth::Unknown,
+        };
+        let record = &records[id];
+        let herald = cond.eval(record, &clock);
+        if pg != herald {
+            return Err(format!(
+                "condition `{src}`\nrecord {record}\nherald: {herald}, postgres: {pg}\nsql: {expr}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_portal_pg(
+    conninfo: &str,
+    rules: &str,
+    records: &[serde_json::Value],
+) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.herald"),
+        format!("{}\n{rules}", schema_text()),
+    )
+    .unwrap();
+    let set = herald::load::load(dir.path())
+        .unwrap()
+        .rule_set
+        .ok_or("rules do not load")?;
+    let opts = Options {
+        dialect: Dialect::Postgres,
+        now: now(),
+    };
+    let query = sql::portal(&set, 0, None, &opts).map_err(|e| format!("refused: {e}"))?;
+    let rows = psql(conninfo, &pg_script(records, &query)).map_err(|e| format!("{e}\n{query}"))?;
+    let got: BTreeMap<usize, String> = rows
+        .into_iter()
+        .map(|r| (r[0].parse().unwrap(), r[1].clone()))
+        .collect();
+    for (i, r) in records.iter().enumerate() {
+        let mut record = r.clone();
+        record["id"] = serde_json::json!(i);
+        let want = herald::route::choose_language(
+            &set,
+            0,
+            herald::event::EventKind::Create,
+            &herald::record::JsonRecord(&record),
+            now(),
+        )
+        .ok();
+        if want.as_ref() != got.get(&i) {
+            return Err(format!(
+                "record {record}\nrouter: {want:?}, postgres: {:?}\n{rules}\n{query}",
+                got.get(&i)
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn postgres_corner_cases_agree() {
+    let Some(conninfo) = postgres() else { return };
+    for src in CORNER_CONDITIONS {
+        check_condition_pg(&conninfo, src, &corner_records()).unwrap();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn postgres_agrees_with_herald_on_every_row(src in condition(), records in records()) {
+        let Some(conninfo) = postgres() else { return Ok(()) };
+        if let Err(e) = check_condition_pg(&conninfo, &src, &records) {
+            prop_assert!(false, "{}", e);
+        }
+    }
+
+    #[test]
+    fn postgres_portals_choose_the_routers_language(rules in portal_rules(), records in records()) {
+        let Some(conninfo) = postgres() else { return Ok(()) };
+        if let Err(e) = check_portal_pg(&conninfo, &rules, &records) {
+            prop_assert!(false, "{}", e);
         }
     }
 }

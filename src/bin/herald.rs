@@ -105,6 +105,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Export conditions to other tools: `sql` (backfills), `jsonlogic`.
+    #[command(subcommand)]
+    Export(cli::interop::Export),
+    /// Import conditions from other tools: `jsonlogic`, `zoho-criteria`.
+    #[command(subcommand)]
+    Import(cli::interop::Import),
 }
 
 fn main() -> ExitCode {
@@ -121,6 +127,8 @@ fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
+        Command::Export(what) => cli::interop::export(what),
+        Command::Import(what) => cli::interop::import(what),
         Command::Check {
             paths,
             format,

@@ -583,7 +583,7 @@ fn invert(e: Expr) -> Expr {
             let inverse = match op {
                 BinOp::Eq => Some(BinOp::Ne),
                 BinOp::Ne => Some(BinOp::Eq),
-                BinOp::Lt => Some(BinOp::Gt),
+                BinOp::Lt => Some(BinOp::Ge),
                 BinOp::Le => Some(BinOp::Gt),
                 BinOp::Gt => Some(BinOp::Le),
                 BinOp::Ge => Some(BinOp::Lt),
@@ -2426,7 +2426,15 @@ impl Exporter<'_> {
             return self.truth(first, want);
         }
         let (t, f) = (self.when_true(first)?, self.when_false(first)?);
-        let unknown = j_and(vec![j_not(t.clone()), j_not(f.clone())]);
+        // A boolean field of a schema is unknown exactly when it is null.
+        let typed_field = match &first.kind {
+            NodeKind::Field(_) => self.value(first).ok().filter(|v| v.kind == VKind::Bool),
+            _ => None,
+        };
+        let unknown = match typed_field {
+            Some(v) => json!({ "==": [v.json, null] }),
+            None => j_and(vec![j_not(t.clone()), j_not(f.clone())]),
+        };
         let rest_rule = self.coalesce_truth(rest, want)?;
         let here = if want { t } else { f };
         Ok(j_or(vec![here, j_and(vec![unknown, rest_rule])]))

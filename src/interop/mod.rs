@@ -143,6 +143,14 @@ pub(crate) mod build {
         e(ExprKind::Paren(Box::new(x)))
     }
 
+    /// `( x )` when `x` is an `and`: inside an `or`, for the reader (the printer needs none).
+    pub fn paren_if_junction(x: Expr) -> Expr {
+        match x.kind {
+            ExprKind::And(_) => paren(x),
+            _ => x,
+        }
+    }
+
     /// `not x`.
     pub fn not(x: Expr) -> Expr {
         e(ExprKind::Not(Box::new(x)))

@@ -98,6 +98,19 @@ fn quote_str(s: &str) -> Result<String> {
     Ok(format!("'{}'", s.replace('\'', "''")))
 }
 
+/// The exact decimal value of a finite double (every double is a finite binary fraction), with a
+/// `.`: `0.1` is `0.1000000000000000055511151231257827021181583404541015625`.
+pub fn exact_decimal(f: f64) -> String {
+    // 1074 fractional digits hold the smallest subnormal exactly; the trailing zeros go.
+    let s = format!("{f:.1074}");
+    let s = s.trim_end_matches('0');
+    if s.ends_with('.') {
+        format!("{s}0")
+    } else {
+        s.to_string()
+    }
+}
+
 /// True when the condition reads `today()` or `now()`.
 pub fn uses_clock(node: &Node) -> bool {
     any_node(node, &|n| {
@@ -491,13 +504,20 @@ impl<'a> Tr<'a> {
                         "a number that is not finite cannot be written in SQL",
                     ));
                 }
-                // Shortest round-trip digits, always with a `.` or an exponent so that SQLite
-                // reads a REAL; an exponent when the plain form would be long.
-                let plain = crate::print::decimal(*f);
-                let text = if plain.len() <= 24 {
-                    plain
+                let text = if self.pg() {
+                    // PostgreSQL reads a decimal literal as an exact `numeric`: write the double's
+                    // exact value, so that it compares with `numeric` and `double precision`
+                    // columns as Herald compares it.
+                    exact_decimal(*f)
                 } else {
-                    format!("{f:e}")
+                    // Shortest round-trip digits, always with a `.` or an exponent so that
+                    // SQLite reads a REAL; an exponent when the plain form would be long.
+                    let plain = crate::print::decimal(*f);
+                    if plain.len() <= 24 {
+                        plain
+                    } else {
+                        format!("{f:e}")
+                    }
                 };
                 if *f < 0.0 || text.starts_with('-') {
                     Sql::compound(text, Repr::Num)

@@ -4,7 +4,7 @@
 //! reproduces every case of the official test suite (tests/jsonlogic_conformance.rs checks it).
 //! Where JavaScript would reach something this model does not have (a prototype method through a
 //! `var` path, a thrown TypeError), evaluation returns an error and the caller skips the case.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::Value as J;
 use std::rc::Rc;

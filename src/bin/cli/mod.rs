@@ -2,6 +2,7 @@
 
 pub mod explain;
 pub mod fmt;
+pub mod interop;
 pub mod route;
 pub mod test;
 
