@@ -429,6 +429,51 @@ impl Universe {
         }
     }
 
+    /// The dimensions of the combination index, least significant first: each opaque leaf
+    /// (3 values), then each field (its atoms). Combination `i` is the mixed-radix number whose
+    /// digits are those values, the order of [`Universe::for_each`].
+    fn radices(&self) -> impl Iterator<Item = u64> + '_ {
+        std::iter::repeat_n(3u64, self.n_opaque).chain(self.atoms.iter().map(|a| a.len() as u64))
+    }
+
+    /// The truth of every condition over every combination at once, 64 combinations a word:
+    /// what [`Universe::for_each`] computes one combination at a time, in a few word operations
+    /// per condition node.
+    pub fn masks(&self) -> Vec<Masks> {
+        let n_bits = self.size();
+        let strides: Vec<u64> = self
+            .radices()
+            .scan(1u64, |s, r| {
+                let here = *s;
+                *s = s.saturating_mul(r);
+                Some(here)
+            })
+            .collect();
+        let cx = MaskCx {
+            n_bits,
+            words: usize::try_from(n_bits.div_ceil(64)).unwrap_or(0),
+            strides: &strides,
+            n_opaque: self.n_opaque,
+        };
+        self.exprs.iter().map(|e| cx.eval(e)).collect()
+    }
+
+    /// Combination number `index`: the atom of each field and the truth of each opaque leaf.
+    pub fn combo(&self, index: u64) -> (Vec<usize>, Vec<Truth>) {
+        const ORDER: [Truth; 3] = [Truth::False, Truth::True, Truth::Unknown];
+        let mut rest = index;
+        let mut digit = |r: u64| {
+            let d = rest.checked_rem(r).unwrap_or(0);
+            rest = rest.checked_div(r).unwrap_or(0);
+            usize::try_from(d).unwrap_or(0)
+        };
+        let opaque = (0..self.n_opaque)
+            .map(|_| ORDER.get(digit(3)).copied().unwrap_or(Truth::Unknown))
+            .collect();
+        let atoms = self.atoms.iter().map(|a| digit(a.len() as u64)).collect();
+        (atoms, opaque)
+    }
+
     /// The witness record of a combination: each field's representative (null fields left out).
     pub fn record(&self, atoms: &[usize]) -> serde_json::Value {
         let mut rec = serde_json::Value::Object(serde_json::Map::new());
@@ -820,4 +865,338 @@ pub fn describe(u: &Universe) -> BTreeMap<u32, Vec<Option<serde_json::Value>>> {
         .zip(&u.atoms)
         .map(|(f, a)| (f.0, a.iter().map(|x| x.json.clone()).collect()))
         .collect()
+}
+
+/// A set of combinations of a universe, 64 to a word (bit `i % 64` of word `i / 64` is
+/// combination `i`); bits past the universe's size are always clear.
+pub type Bits = Vec<u64>;
+
+/// The truth of one condition over every combination: `t` where it is true, `f` where it is
+/// false; where neither bit is set it is unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Masks {
+    /// The combinations where the condition is true.
+    pub t: Bits,
+    /// The combinations where the condition is false.
+    pub f: Bits,
+}
+
+/// True when some bit is set.
+pub fn any(bits: &[u64]) -> bool {
+    bits.iter().any(|w| *w != 0)
+}
+
+/// The indices of the first `k` set bits, in increasing order.
+pub fn first_ones(bits: &[u64], k: usize) -> Vec<u64> {
+    let mut out = Vec::new();
+    for (w, word) in bits.iter().enumerate() {
+        let mut x = *word;
+        while x != 0 && out.len() < k {
+            out.push(w as u64 * 64 + u64::from(x.trailing_zeros()));
+            x &= x - 1;
+        }
+        if out.len() >= k {
+            break;
+        }
+    }
+    out
+}
+
+/// What evaluating conditions over bit sets needs to know of the universe.
+struct MaskCx<'a> {
+    n_bits: u64,
+    words: usize,
+    /// The stride of each dimension (opaque leaves first, then fields).
+    strides: &'a [u64],
+    n_opaque: usize,
+}
+
+impl MaskCx<'_> {
+    fn zeros(&self) -> Bits {
+        vec![0; self.words]
+    }
+
+    fn full(&self) -> Bits {
+        let mut b = vec![u64::MAX; self.words];
+        clear_tail(&mut b, self.n_bits);
+        b
+    }
+
+    fn eval(&self, e: &Expr) -> Masks {
+        match e {
+            Expr::Const(Truth::True) => Masks {
+                t: self.full(),
+                f: self.zeros(),
+            },
+            Expr::Const(Truth::False) => Masks {
+                t: self.zeros(),
+                f: self.full(),
+            },
+            Expr::Const(Truth::Unknown) => Masks {
+                t: self.zeros(),
+                f: self.zeros(),
+            },
+            Expr::Leaf(field, table) => self.leaf(self.n_opaque + field, table),
+            Expr::Opaque(i) => self.leaf(*i, &[Truth::False, Truth::True, Truth::Unknown]),
+            Expr::Not(x) => {
+                let m = self.eval(x);
+                Masks { t: m.f, f: m.t }
+            }
+            Expr::And(xs) => {
+                let mut acc = Masks {
+                    t: self.full(),
+                    f: self.zeros(),
+                };
+                for x in xs {
+                    let m = self.eval(x);
+                    for (a, b) in acc.t.iter_mut().zip(&m.t) {
+                        *a &= b;
+                    }
+                    for (a, b) in acc.f.iter_mut().zip(&m.f) {
+                        *a |= b;
+                    }
+                }
+                acc
+            }
+            Expr::Or(xs) => {
+                let mut acc = Masks {
+                    t: self.zeros(),
+                    f: self.full(),
+                };
+                for x in xs {
+                    let m = self.eval(x);
+                    for (a, b) in acc.t.iter_mut().zip(&m.t) {
+                        *a |= b;
+                    }
+                    for (a, b) in acc.f.iter_mut().zip(&m.f) {
+                        *a &= b;
+                    }
+                }
+                acc
+            }
+        }
+    }
+
+    /// A leaf whose truth depends on one dimension: `table[digit]`. The pattern of digits is
+    /// periodic (period `stride * radix` bits), so it is built run by run for one period of
+    /// whole words (`lcm(period, 64)` bits) and then copied word by word.
+    fn leaf(&self, dim: usize, table: &[Truth]) -> Masks {
+        let mut m = Masks {
+            t: self.zeros(),
+            f: self.zeros(),
+        };
+        let Some(&stride) = self.strides.get(dim) else {
+            return m;
+        };
+        let radix = table.len() as u64;
+        if radix == 0 || stride == 0 || self.words == 0 {
+            return m;
+        }
+        let period = stride.saturating_mul(radix);
+        let period_words = period / gcd(period, 64);
+        let pat_words = usize::try_from(period_words)
+            .unwrap_or(usize::MAX)
+            .min(self.words);
+        let pat_bits = pat_words as u64 * 64;
+        let (mut start, mut run) = (0u64, 0u64);
+        while start < pat_bits {
+            let end = start.saturating_add(stride).min(pat_bits);
+            let digit = usize::try_from(run % radix).unwrap_or(0);
+            match table.get(digit) {
+                Some(Truth::True) => set_range(&mut m.t, start, end),
+                Some(Truth::False) => set_range(&mut m.f, start, end),
+                _ => {}
+            }
+            start = end;
+            run += 1;
+        }
+        for w in pat_words..self.words {
+            let (t, f) = (m.t[w - pat_words], m.f[w - pat_words]);
+            m.t[w] = t;
+            m.f[w] = f;
+        }
+        clear_tail(&mut m.t, self.n_bits);
+        clear_tail(&mut m.f, self.n_bits);
+        m
+    }
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a.max(1)
+}
+
+/// Sets bits `start..end`.
+fn set_range(bits: &mut [u64], start: u64, end: u64) {
+    let mut i = start;
+    while i < end {
+        let w = usize::try_from(i / 64).unwrap_or(usize::MAX);
+        let lo = i % 64;
+        let hi = (end - i + lo).min(64);
+        let mask = if hi - lo == 64 {
+            u64::MAX
+        } else {
+            ((1u64 << (hi - lo)) - 1) << lo
+        };
+        if let Some(word) = bits.get_mut(w) {
+            *word |= mask;
+        }
+        i += hi - lo;
+    }
+}
+
+/// Clears the bits from `n_bits` on.
+fn clear_tail(bits: &mut [u64], n_bits: u64) {
+    let used = n_bits % 64;
+    let full = usize::try_from(n_bits / 64).unwrap_or(usize::MAX);
+    if used != 0 {
+        if let Some(w) = bits.get_mut(full) {
+            *w &= (1u64 << used) - 1;
+        }
+    }
+    for w in bits.iter_mut().skip(full + usize::from(used != 0)) {
+        *w = 0;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn truth() -> impl Strategy<Value = Truth> {
+        prop_oneof![Just(Truth::True), Just(Truth::False), Just(Truth::Unknown)]
+    }
+
+    /// Random expressions over `n_fields` fields of the given radices and `n_opaque` opaque leaves.
+    fn expr(radices: Vec<usize>, n_opaque: usize) -> impl Strategy<Value = Expr> {
+        let n_fields = radices.len();
+        let leaf = {
+            let radices = radices.clone();
+            (0..radices.len().max(1), 0..n_opaque.max(1), 0..3u8).prop_flat_map(
+                move |(f, o, kind)| {
+                    let r = radices.get(f).copied().unwrap_or(1);
+                    (proptest::collection::vec(truth(), r), truth()).prop_map(move |(table, c)| {
+                        match kind {
+                            0 if f < n_fields => Expr::Leaf(f, table),
+                            1 if n_opaque > 0 => Expr::Opaque(o),
+                            _ => Expr::Const(c),
+                        }
+                    })
+                },
+            )
+        };
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                inner.clone().prop_map(|x| Expr::Not(Box::new(x))),
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Expr::And),
+                proptest::collection::vec(inner, 0..4).prop_map(Expr::Or),
+            ]
+        })
+    }
+
+    fn universe() -> impl Strategy<Value = Universe> {
+        (proptest::collection::vec(1usize..7, 0..5), 0usize..4).prop_flat_map(
+            |(radices, n_opaque)| {
+                proptest::collection::vec(expr(radices.clone(), n_opaque), 1..4).prop_map(
+                    move |exprs| Universe {
+                        fields: (0..radices.len()).map(|i| FieldId(i as u32)).collect(),
+                        atoms: radices
+                            .iter()
+                            .map(|r| {
+                                (0..*r)
+                                    .map(|_| Atom {
+                                        json: None,
+                                        value: Value::Null,
+                                    })
+                                    .collect()
+                            })
+                            .collect(),
+                        n_opaque,
+                        exprs,
+                        paths: vec![Vec::new(); radices.len()],
+                    },
+                )
+            },
+        )
+    }
+
+    proptest! {
+        /// The bit-parallel truth of every condition is the one-combination-at-a-time truth,
+        /// combination by combination, and `combo` decodes the enumeration order.
+        #[test]
+        fn masks_agree_with_enumeration(u in universe()) {
+            let masks = u.masks();
+            let mut index = 0u64;
+            u.for_each(|atoms, opaque, truths| {
+                let (a, o) = u.combo(index);
+                assert_eq!((a.as_slice(), o.as_slice()), (atoms, opaque));
+                for (m, t) in masks.iter().zip(truths) {
+                    let w = usize::try_from(index / 64).unwrap();
+                    let bit = 1u64 << (index % 64);
+                    let got = match (m.t[w] & bit != 0, m.f[w] & bit != 0) {
+                        (true, false) => Truth::True,
+                        (false, true) => Truth::False,
+                        (false, false) => Truth::Unknown,
+                        (true, true) => panic!("combination {index} both true and false"),
+                    };
+                    assert_eq!(got, *t, "combination {index}");
+                }
+                index += 1;
+                true
+            });
+            prop_assert_eq!(index, u.size());
+            for m in &masks {
+                let ones: u64 = m.t.iter().chain(&m.f).map(|w| u64::from(w.count_ones())).sum();
+                prop_assert!(ones <= u.size(), "bits set past the universe");
+            }
+        }
+    }
+
+    #[test]
+    fn long_strides_and_periods() {
+        // Radices whose strides straddle words: 3 * 5 * 7 * 11 combinations.
+        let radices = [3usize, 5, 7, 11];
+        let u = Universe {
+            fields: (0..4).map(FieldId).collect(),
+            atoms: radices
+                .iter()
+                .map(|r| {
+                    (0..*r)
+                        .map(|_| Atom {
+                            json: None,
+                            value: Value::Null,
+                        })
+                        .collect()
+                })
+                .collect(),
+            n_opaque: 0,
+            exprs: (0..4)
+                .map(|f| {
+                    Expr::Leaf(
+                        f,
+                        (0..radices[f])
+                            .map(|d| if d % 2 == 0 { Truth::True } else { Truth::False })
+                            .collect(),
+                    )
+                })
+                .collect(),
+            paths: vec![Vec::new(); 4],
+        };
+        let masks = u.masks();
+        let mut index = 0u64;
+        u.for_each(|atoms, _, truths| {
+            for (f, (m, t)) in masks.iter().zip(truths).enumerate() {
+                let on = m.t[usize::try_from(index / 64).unwrap()] >> (index % 64) & 1 == 1;
+                assert_eq!(on, *t == Truth::True, "field {f} combination {index}");
+                assert_eq!(atoms[f] % 2 == 0, on);
+            }
+            index += 1;
+            true
+        });
+        assert_eq!(index, 3 * 5 * 7 * 11);
+    }
 }

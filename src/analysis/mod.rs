@@ -190,13 +190,30 @@ struct Facts {
     overlap: Vec<Vec<Vec<Combo>>>,
     /// Some record meets `require` and no branch.
     rest: bool,
+    /// The truth of each condition over the universe.
+    masks: Vec<domain::Masks>,
 }
 
 impl Facts {
+    /// The facts, from the truth of every condition over every combination at once (bit sets,
+    /// see [`Universe::masks`]); candidates are the first combinations in enumeration order.
     fn of(u: &Universe, n: usize) -> Facts {
+        let masks = u.masks();
+        let n_bits = u.size();
+        let words = usize::try_from(n_bits.div_ceil(64)).unwrap_or(0);
+        let zeros = vec![0u64; words];
+        let req = masks.first().map_or(zeros.as_slice(), |m| m.t.as_slice());
+        let branch = |k: usize| masks.get(k + 1).map_or(zeros.as_slice(), |m| m.t.as_slice());
+        let cands = |bits: &[u64]| -> Vec<Combo> {
+            domain::first_ones(bits, CANDIDATES)
+                .into_iter()
+                .map(|i| u.combo(i))
+                .collect()
+        };
+        let count: u64 = req.iter().map(|w| u64::from(w.count_ones())).sum();
         let mut f = Facts {
-            req_sat: false,
-            req_all: true,
+            req_sat: count > 0,
+            req_all: count == n_bits,
             sat: vec![false; n],
             always: vec![true; n],
             reach: vec![false; n],
@@ -204,61 +221,48 @@ impl Facts {
             cover_wit: vec![Vec::new(); n],
             overlap: (0..n).map(|j| vec![Vec::new(); j]).collect(),
             rest: false,
+            masks: Vec::new(),
         };
-        u.for_each(|atoms, opaque, truths| {
-            let r = truths.first().copied().unwrap_or(Truth::Unknown);
-            if r != Truth::True {
-                f.req_all = false;
-                return true;
+        // Combinations that meet `require` and some branch before the current one.
+        let mut earlier = zeros.clone();
+        let mut both = zeros.clone();
+        for k in 0..n {
+            let b = branch(k);
+            let (mut sat, mut always, mut reach) = (false, true, false);
+            for ((r, x), e) in req.iter().zip(b).zip(&earlier) {
+                sat |= r & x != 0;
+                always &= r & !x == 0;
+                reach |= r & x & !e != 0;
             }
-            f.req_sat = true;
-            let bs = truths.get(1..).unwrap_or(&[]);
-            let mut first: Option<usize> = None;
-            for (k, t) in bs.iter().enumerate() {
-                let on = *t == Truth::True;
-                if let Some(s) = f.always.get_mut(k) {
-                    *s &= on;
+            f.sat[k] = sat;
+            f.always[k] = always;
+            f.reach[k] = reach;
+            for ((o, (r, x)), e) in both.iter_mut().zip(req.iter().zip(b)).zip(&earlier) {
+                *o = r & x & e;
+            }
+            f.cover_wit[k] = cands(&both);
+            for i in 0..k {
+                let bi = branch(i);
+                for (o, ((r, x), y)) in both.iter_mut().zip(req.iter().zip(b).zip(bi)) {
+                    *o = r & x & y;
                 }
-                if !on {
-                    continue;
-                }
-                if let Some(s) = f.sat.get_mut(k) {
-                    *s = true;
-                }
-                match first {
-                    None => {
-                        first = Some(k);
-                        if let Some(s) = f.reach.get_mut(k) {
-                            *s = true;
-                        }
-                    }
-                    Some(_) => {
-                        if let Some(w) = f.cover_wit.get_mut(k) {
-                            if w.len() < CANDIDATES {
-                                w.push((atoms.to_vec(), opaque.to_vec()));
-                            }
-                        }
-                    }
-                }
-                for (i, ti) in bs.iter().enumerate().take(k) {
-                    if *ti == Truth::True {
-                        if let Some(c) = f.covers.get_mut(k).and_then(|c| c.get_mut(i)) {
-                            *c = true;
-                        }
-                        if let Some(w) = f.overlap.get_mut(k).and_then(|o| o.get_mut(i)) {
-                            if w.len() < CANDIDATES {
-                                w.push((atoms.to_vec(), opaque.to_vec()));
-                            }
-                        }
-                    }
+                if domain::any(&both) {
+                    f.covers[k][i] = true;
+                    f.overlap[k][i] = cands(&both);
                 }
             }
-            if first.is_none() {
-                f.rest = true;
+            for (e, (r, x)) in earlier.iter_mut().zip(req.iter().zip(b)) {
+                *e |= r & x;
             }
-            true
-        });
+        }
+        f.rest = req.iter().zip(&earlier).any(|(r, e)| r & !e != 0);
+        f.masks = masks;
         f
+    }
+
+    /// True when condition `k` (0: `require`, then the branches) is true for some combination.
+    fn ever_true(&self, k: usize) -> bool {
+        self.masks.get(k).is_some_and(|m| domain::any(&m.t))
     }
 }
 
@@ -425,14 +429,8 @@ impl Cx<'_> {
 
     /// True when the branch is never true even without `require`.
     fn alone_false(&self, b: &Node) -> bool {
-        self.universe(&[b]).is_some_and(|u| {
-            let mut any = false;
-            u.for_each(|_, _, t| {
-                any |= t.first() == Some(&Truth::True);
-                !any
-            });
-            !any
-        })
+        self.universe(&[b])
+            .is_some_and(|u| !u.masks().first().is_some_and(|m| domain::any(&m.t)))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -450,14 +448,7 @@ impl Cx<'_> {
         for k in ks {
             let is_const_true = p.branches.get(k).is_some_and(|b| b.when.is_none());
             if !facts.sat.get(k).copied().unwrap_or(true) {
-                let alone = u.exprs.get(k + 1).is_some_and(|_| {
-                    let mut any = false;
-                    u.for_each(|_, _, t| {
-                        any |= t.get(k + 1) == Some(&Truth::True);
-                        !any
-                    });
-                    !any
-                });
+                let alone = u.exprs.get(k + 1).is_some() && !facts.ever_true(k + 1);
                 f.never[k] = Some(alone);
                 continue;
             }
@@ -673,13 +664,17 @@ impl Cx<'_> {
         }
         let (ip, iq) = (ap.invites(p), aq.invites(q));
         let u = self.universe(&[&ip, &iq])?;
-        let mut cands: Vec<Combo> = Vec::new();
-        u.for_each(|atoms, opaque, t| {
-            if t.iter().all(|x| *x == Truth::True) {
-                cands.push((atoms.to_vec(), opaque.to_vec()));
+        let masks = u.masks();
+        let mut all = masks.first().map(|m| m.t.clone()).unwrap_or_default();
+        for m in masks.iter().skip(1) {
+            for (a, b) in all.iter_mut().zip(&m.t) {
+                *a &= b;
             }
-            cands.len() < CANDIDATES
-        });
+        }
+        let cands: Vec<Combo> = domain::first_ones(&all, CANDIDATES)
+            .into_iter()
+            .map(|i| u.combo(i))
+            .collect();
         let invited = |portal: &Portal, r: &serde_json::Value| {
             self.truth(portal.require.as_ref(), r) == Truth::True
                 && (portal.otherwise.is_some()
