@@ -357,7 +357,12 @@ pub fn lookup_json<'a>(
 /// Reads a field out of a JSON record with its declared kind. Values that disagree with the
 /// declared kind read as null, and the returned absence says why.
 pub fn read_field(record: &serde_json::Value, info: &FieldInfo) -> Read {
-    let Some(raw) = lookup_json(record, &info.path) else {
+    read_json(lookup_json(record, &info.path), info)
+}
+
+/// What a field reads as when the JSON at its path is `raw` (`None`: the key is missing).
+pub fn read_json(raw: Option<&serde_json::Value>, info: &FieldInfo) -> Read {
+    let Some(raw) = raw else {
         return absent(Absence::Missing);
     };
     if raw.is_null() {

@@ -11,7 +11,7 @@
 //! witness, which the caller confirms with the reference interpreter.
 
 use crate::ast::TestOp;
-use crate::ir::{FieldId, FieldKind, FieldTable, Node, NodeKind, read_field};
+use crate::ir::{FieldId, FieldKind, FieldTable, Node, NodeKind, read_json};
 use crate::opt::pred::{Bound, Instant, IntervalSet, Num, Pred};
 use crate::schema::{FieldType, Schema};
 use crate::value::{Truth, Value};
@@ -524,9 +524,7 @@ fn picklist_of(info: &crate::ir::FieldInfo, schemas: &[Schema]) -> Vec<String> {
 
 /// What the field reads as when its JSON is `json`.
 fn read(info: &crate::ir::FieldInfo, json: &serde_json::Value) -> Value {
-    let mut rec = serde_json::Value::Object(serde_json::Map::new());
-    set_path(&mut rec, &info.path, json.clone());
-    read_field(&rec, info).value
+    read_json(Some(json), info).value
 }
 
 fn dedup_nums(mut v: Vec<Num>) -> Vec<Num> {
@@ -636,7 +634,8 @@ fn time_text(i: Instant, how: TimeText) -> Option<String> {
         TimeText::DateTime => false,
     };
     if date {
-        Some(t.format("%Y-%m-%d").to_string())
+        // `NaiveDate`'s `Display` is `YYYY-MM-DD`, without parsing a format string.
+        Some(t.date_naive().to_string())
     } else {
         Some(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
     }

@@ -342,13 +342,23 @@ impl Cx<'_> {
             unreachable: vec![None; n],
             ..Findings::default()
         };
-        // `require` alone.
-        if let Some(u) = self.universe(&[req]) {
-            let facts = Facts::of(&u, 0);
-            if p.require.is_some() {
-                f.require_false = !facts.req_sat;
-                f.require_true = facts.req_all;
-            }
+        // Every branch with `require`: one universe when small enough, else prefixes and pairs.
+        let mut all: Vec<&Node> = vec![req];
+        all.extend(a.branches.iter());
+        let whole = self.universe(&all);
+        let whole_facts = whole.as_ref().map(|u| Facts::of(u, n));
+        // `require` alone: the whole universe answers it too (its atoms refine those of
+        // `require`, and every record still falls in one combination).
+        let req_facts = match &whole_facts {
+            Some(facts) => Some((facts.req_sat, facts.req_all)),
+            None => self.universe(&[req]).map(|u| {
+                let facts = Facts::of(&u, 0);
+                (facts.req_sat, facts.req_all)
+            }),
+        };
+        if let (Some((sat, all)), true) = (req_facts, p.require.is_some()) {
+            f.require_false = !sat;
+            f.require_true = all;
         }
         if f.require_false {
             return f;
@@ -359,15 +369,10 @@ impl Cx<'_> {
                 .get(k)
                 .is_some_and(|b| self.truth(b.when.as_ref(), r) == Truth::True)
         };
-        // Every branch with `require`: one universe when small enough, else prefixes and pairs.
-        let mut all: Vec<&Node> = vec![req];
-        all.extend(a.branches.iter());
-        let whole = self.universe(&all);
         let mut done_pairs = whole.is_some();
-        if let Some(u) = &whole {
-            let facts = Facts::of(u, n);
+        if let (Some(u), Some(facts)) = (&whole, &whole_facts) {
             f.otherwise_unreachable = p.otherwise.is_some() && !facts.rest;
-            self.branch_findings(p, &mut f, u, &facts, 0..n, &req_of, &branch_of);
+            self.branch_findings(p, &mut f, u, facts, 0..n, &req_of, &branch_of);
         } else {
             for k in 0..n {
                 let prefix: Vec<&Node> = all.iter().take(k + 2).copied().collect();
