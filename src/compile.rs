@@ -154,7 +154,8 @@ impl Program {
     }
 }
 
-fn uses_clock(n: &Node) -> bool {
+/// True when the condition reads the clock (`today()`, `now()`).
+pub(crate) fn uses_clock(n: &Node) -> bool {
     match &n.kind {
         NodeKind::Call(crate::ir::Func::Today | crate::ir::Func::Now, _) => true,
         NodeKind::Const(_) | NodeKind::Field(_) | NodeKind::FieldPred(..) => false,

@@ -47,6 +47,10 @@ pub struct PortalProgram {
     pub branches: Vec<Option<crate::compile::Op>>,
     /// True when some condition reads the clock.
     pub uses_clock: bool,
+    /// `require`, optimized (what `require` was compiled from; the analysis reads it).
+    pub optimized_require: Option<crate::ir::Node>,
+    /// The branches' conditions, optimized.
+    pub optimized_branches: Vec<Option<crate::ir::Node>>,
 }
 
 impl Compiled {
@@ -54,33 +58,42 @@ impl Compiled {
     pub fn of(portals: &[Portal], fields: &FieldTable) -> Compiled {
         let compile = |c: &Cond| {
             let opt = crate::opt::optimize(&c.node);
-            let clock = crate::compile::Program::new(&opt, &FieldTable::default()).uses_clock;
-            (crate::compile::compile(&opt), clock)
+            let clock = crate::compile::uses_clock(&opt);
+            ((crate::compile::compile(&opt), opt), clock)
         };
         let portals = portals
             .iter()
             .map(|p| {
                 let mut uses_clock = false;
-                let require = p.require.as_ref().map(|c| {
-                    let (op, clock) = compile(c);
-                    uses_clock |= clock;
-                    op
-                });
-                let branches = p
+                let (require, optimized_require) = p
+                    .require
+                    .as_ref()
+                    .map(|c| {
+                        let (op, clock) = compile(c);
+                        uses_clock |= clock;
+                        op
+                    })
+                    .unzip();
+                let (branches, optimized_branches) = p
                     .branches
                     .iter()
                     .map(|b| {
-                        b.when.as_ref().map(|c| {
-                            let (op, clock) = compile(c);
-                            uses_clock |= clock;
-                            op
-                        })
+                        b.when
+                            .as_ref()
+                            .map(|c| {
+                                let (op, clock) = compile(c);
+                                uses_clock |= clock;
+                                op
+                            })
+                            .unzip()
                     })
-                    .collect();
+                    .unzip();
                 PortalProgram {
                     require,
                     branches,
                     uses_clock,
+                    optimized_require,
+                    optimized_branches,
                 }
             })
             .collect();

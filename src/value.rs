@@ -231,7 +231,16 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     if !has_date_shape(s) {
         return None;
     }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+    // The shape is checked: read the digits directly (chrono's `parse_from_str` would parse the
+    // format string on every call), and let chrono check that the day exists.
+    let num = |r: std::ops::Range<usize>| {
+        s.as_bytes()
+            .get(r)?
+            .iter()
+            .try_fold(0u32, |n, c| Some(n * 10 + u32::from(c.checked_sub(b'0')?)))
+    };
+    let year = i32::try_from(num(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, num(5..7)?, num(8..10)?)
 }
 
 /// Parses an RFC 3339 date-time (offset required).

@@ -59,7 +59,12 @@ pub fn lint_rule_set_with(set: &RuleSet, options: LintOptions) -> Vec<Diagnostic
         now,
         budget: std::cell::Cell::new(0),
     };
-    let analysed: Vec<Analysed> = set.portals.iter().map(Analysed::of).collect();
+    let analysed: Vec<Analysed> = set
+        .portals
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Analysed::of(p, set.compiled.portals.get(i)))
+        .collect();
     let mut out = Vec::new();
     for (p, a) in set.portals.iter().zip(&analysed) {
         cx.budget.set(PORTAL_BUDGET);
@@ -128,16 +133,30 @@ fn konst(b: bool, span: Span) -> Node {
 }
 
 impl Analysed {
-    fn of(p: &Portal) -> Analysed {
+    /// The optimized conditions of portal `p`: those the rule set compiled, when it has them.
+    fn of(p: &Portal, compiled: Option<&crate::rules::PortalProgram>) -> Analysed {
+        let optimized = |c: &Cond, done: Option<&Node>| {
+            done.cloned()
+                .unwrap_or_else(|| crate::opt::optimize(&c.node))
+        };
         Analysed {
-            require: p.require.as_ref().map(|c| crate::opt::optimize(&c.node)),
+            require: p.require.as_ref().map(|c| {
+                optimized(c, compiled.and_then(|cp| cp.optimized_require.as_ref()))
+            }),
             branches: p
                 .branches
                 .iter()
-                .map(|b| {
-                    b.when
-                        .as_ref()
-                        .map_or_else(|| konst(true, b.span), |c| crate::opt::optimize(&c.node))
+                .enumerate()
+                .map(|(k, b)| {
+                    b.when.as_ref().map_or_else(
+                        || konst(true, b.span),
+                        |c| {
+                            let done = compiled
+                                .and_then(|cp| cp.optimized_branches.get(k))
+                                .and_then(Option::as_ref);
+                            optimized(c, done)
+                        },
+                    )
                 })
                 .collect(),
         }
