@@ -107,14 +107,17 @@ struct Mentions {
     lists: Vec<Vec<String>>,
 }
 
-struct Collect<'a> {
+/// An opaque leaf: its structural hash and the node (leaves that are the same share a variable).
+type OpaqueLeaf<'n> = (u64, &'n Node);
+
+struct Collect<'a, 'n> {
     fields: Vec<FieldId>,
     mentions: Vec<Mentions>,
-    opaque: Vec<String>,
+    opaque: Vec<OpaqueLeaf<'n>>,
     table: &'a FieldTable,
 }
 
-impl Collect<'_> {
+impl<'n> Collect<'_, 'n> {
     fn field(&mut self, id: FieldId) -> usize {
         if let Some(i) = self.fields.iter().position(|f| *f == id) {
             return i;
@@ -124,7 +127,7 @@ impl Collect<'_> {
         self.fields.len() - 1
     }
 
-    fn walk(&mut self, n: &Node) {
+    fn walk(&mut self, n: &'n Node) {
         match &n.kind {
             NodeKind::Const(_) => {}
             NodeKind::Not(x) => self.walk(x),
@@ -176,10 +179,14 @@ impl Collect<'_> {
         }
     }
 
-    fn opaque(&mut self, n: &Node) {
-        let fp = crate::opt::fingerprint(n);
-        if !self.opaque.contains(&fp) {
-            self.opaque.push(fp);
+    fn opaque(&mut self, n: &'n Node) {
+        let h = crate::opt::shash(n);
+        if !self
+            .opaque
+            .iter()
+            .any(|(oh, o)| *oh == h && crate::opt::same(o, n))
+        {
+            self.opaque.push((h, n));
             self.hints(n);
         }
     }
@@ -284,7 +291,7 @@ fn bounds<T: Copy>(r: &IntervalSet<T>) -> Vec<T> {
 impl Universe {
     /// The universe of some optimized conditions, or `None` when it has more than
     /// [`MAX_COMBINATIONS`] combinations or an atom has no representative Herald can build.
-    pub fn new(conds: &[&Node], table: &FieldTable, schemas: &[Schema]) -> Option<Universe> {
+    pub fn new<'n>(conds: &[&'n Node], table: &FieldTable, schemas: &[Schema]) -> Option<Universe> {
         let mut c = Collect {
             fields: Vec::new(),
             mentions: Vec::new(),
@@ -299,8 +306,7 @@ impl Universe {
         let mut total: u64 = 1;
         for (id, m) in c.fields.iter().zip(c.mentions) {
             let info = table.get(*id)?;
-            let picklist = picklist_of(info, schemas);
-            let a = field_atoms(info, m, &picklist)?;
+            let a = field_atoms(info, m, picklist_of(info, schemas))?;
             total = total.checked_mul(a.len() as u64)?;
             if total > MAX_COMBINATIONS {
                 return None;
@@ -326,17 +332,17 @@ impl Universe {
         Some(u)
     }
 
-    fn compile(&self, n: &Node, opaque: &[String]) -> Expr {
+    fn compile(&self, n: &Node, opaque: &[OpaqueLeaf<'_>]) -> Expr {
         let leaf = |id: &FieldId, f: &dyn Fn(&Value) -> Truth| -> Option<Expr> {
             let i = self.fields.iter().position(|x| x == id)?;
             let table = self.atoms.get(i)?.iter().map(|a| f(&a.value)).collect();
             Some(Expr::Leaf(i, table))
         };
         let opq = || {
-            let fp = crate::opt::fingerprint(n);
+            let h = crate::opt::shash(n);
             opaque
                 .iter()
-                .position(|o| *o == fp)
+                .position(|(oh, o)| *oh == h && crate::opt::same(o, n))
                 .map_or(Expr::Const(Truth::Unknown), Expr::Opaque)
         };
         match &n.kind {
@@ -511,14 +517,14 @@ fn set_path(rec: &mut serde_json::Value, path: &[String], v: serde_json::Value) 
 }
 
 /// The picklist (or multiselect) values the schema declares for a field, if any.
-fn picklist_of(info: &crate::ir::FieldInfo, schemas: &[Schema]) -> Vec<String> {
+fn picklist_of<'s>(info: &crate::ir::FieldInfo, schemas: &'s [Schema]) -> &'s [String] {
     let field = info
         .schema
         .and_then(|i| schemas.get(i))
         .and_then(|s| s.lookup(&info.path));
     match field.map(|f| &f.ty) {
-        Some(FieldType::Picklist(v) | FieldType::Multiselect(v)) => v.clone(),
-        _ => Vec::new(),
+        Some(FieldType::Picklist(v) | FieldType::Multiselect(v)) => v,
+        _ => &[],
     }
 }
 
@@ -709,7 +715,8 @@ fn field_atoms(
         for s in &m.strings {
             push(serde_json::Value::String(s.clone()));
         }
-        let mentioned = |s: &str| m.strings.iter().any(|x| x == s);
+        // Sorted and deduplicated above.
+        let mentioned = |s: &str| m.strings.binary_search_by(|x| x.as_str().cmp(s)).is_ok();
         let with_times = !m.times.is_empty();
         // Strings that read as instants, one per time atom.
         if with_times {
@@ -742,19 +749,17 @@ fn field_atoms(
             }
         }
         // Every other string: one that is not mentioned (and is not a date when dates matter).
+        let usable = |s: &str| {
+            let is_date = with_times && crate::value::coerce_temporal(s).is_some();
+            !(mentioned(s) || s.is_empty() || is_date)
+        };
         let fresh = picklist
             .iter()
-            .cloned()
-            .chain([
-                "other".to_string(),
-                "other value".to_string(),
-                "x".to_string(),
-            ])
-            .chain((0..8).map(|i| format!("other {i}")))
-            .find(|s| {
-                let is_date = with_times && crate::value::coerce_temporal(s).is_some();
-                !(mentioned(s) || s.is_empty() || is_date)
-            })?;
+            .map(String::as_str)
+            .chain(["other", "other value", "x"])
+            .find(|s| usable(s))
+            .map(str::to_string)
+            .or_else(|| (0..8).map(|i| format!("other {i}")).find(|s| usable(s)))?;
         push(serde_json::Value::String(fresh));
     }
     if numbers {
@@ -1178,7 +1183,13 @@ mod tests {
                     Expr::Leaf(
                         f,
                         (0..radices[f])
-                            .map(|d| if d % 2 == 0 { Truth::True } else { Truth::False })
+                            .map(|d| {
+                                if d % 2 == 0 {
+                                    Truth::True
+                                } else {
+                                    Truth::False
+                                }
+                            })
                             .collect(),
                     )
                 })

@@ -140,9 +140,10 @@ impl Analysed {
                 .unwrap_or_else(|| crate::opt::optimize(&c.node))
         };
         Analysed {
-            require: p.require.as_ref().map(|c| {
-                optimized(c, compiled.and_then(|cp| cp.optimized_require.as_ref()))
-            }),
+            require: p
+                .require
+                .as_ref()
+                .map(|c| optimized(c, compiled.and_then(|cp| cp.optimized_require.as_ref()))),
             branches: p
                 .branches
                 .iter()
@@ -222,7 +223,11 @@ impl Facts {
         let words = usize::try_from(n_bits.div_ceil(64)).unwrap_or(0);
         let zeros = vec![0u64; words];
         let req = masks.first().map_or(zeros.as_slice(), |m| m.t.as_slice());
-        let branch = |k: usize| masks.get(k + 1).map_or(zeros.as_slice(), |m| m.t.as_slice());
+        let branch = |k: usize| {
+            masks
+                .get(k + 1)
+                .map_or(zeros.as_slice(), |m| m.t.as_slice())
+        };
         let cands = |bits: &[u64]| -> Vec<Combo> {
             domain::first_ones(bits, CANDIDATES)
                 .into_iter()

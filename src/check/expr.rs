@@ -11,6 +11,38 @@ use crate::value::Value;
 /// Largest compiled size of one `matches` pattern, in bytes.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
+thread_local! {
+    /// Regexes compiled on this thread, by pattern: rule sets repeat patterns across portals,
+    /// files and reloads, and compiling one costs far more than looking it up. Cleared when
+    /// it holds [`REGEX_CACHE_SIZE`] patterns.
+    static REGEX_CACHE: std::cell::RefCell<std::collections::HashMap<String, regex::Regex>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// How many patterns [`REGEX_CACHE`] holds at most.
+const REGEX_CACHE_SIZE: usize = 1024;
+
+/// Compiles a `matches` pattern with Herald's size limits, through the per-thread cache.
+fn build_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    let cached = REGEX_CACHE.with(|c| c.try_borrow().ok()?.get(pattern).cloned());
+    if let Some(re) = cached {
+        return Ok(re);
+    }
+    let re = regex::RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_SIZE_LIMIT)
+        .build()?;
+    REGEX_CACHE.with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            if c.len() >= REGEX_CACHE_SIZE {
+                c.clear();
+            }
+            c.insert(pattern.to_string(), re.clone());
+        }
+    });
+    Ok(re)
+}
+
 /// Checks conditions against one optional schema, interning fields into a shared table.
 pub struct ExprChecker<'a> {
     /// The schema and its index in the rule set.
@@ -847,11 +879,7 @@ impl<'a> ExprChecker<'a> {
             );
             return None;
         }
-        let re = regex::RegexBuilder::new(pattern)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .dfa_size_limit(REGEX_SIZE_LIMIT)
-            .build();
-        match re {
+        match build_regex(pattern) {
             Ok(re) => Some(Self::node(
                 NodeKind::Matches(Box::new(l), re),
                 Ty::Bool,
