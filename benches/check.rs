@@ -160,6 +160,21 @@ fn files(unique_names: bool) -> Vec<(String, String)> {
 fn bench_check(c: &mut Criterion) {
     let separate = files(false);
     let together = files(true);
+    // `HERALD_CHECK_BENCH_DUMP=DIR cargo bench --bench check` writes the 1,000 files of the
+    // one-rule-set shape into DIR and stops: to profile `herald check DIR` itself.
+    if let Some(dir) = std::env::var_os("HERALD_CHECK_BENCH_DUMP") {
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in &together {
+            let file = std::path::Path::new(name).file_name().unwrap();
+            std::fs::write(std::path::Path::new(&dir).join(file), text).unwrap();
+        }
+        eprintln!(
+            "wrote {} files into {}",
+            together.len(),
+            dir.to_string_lossy()
+        );
+        return;
+    }
     let bytes: usize = separate.iter().map(|(_, t)| t.len()).sum();
     let lines: usize = separate.iter().map(|(_, t)| t.lines().count()).sum();
     eprintln!(

@@ -15,7 +15,9 @@ use crate::ir::{FieldId, FieldKind, FieldTable, Node, NodeKind, read_json};
 use crate::opt::pred::{Bound, Instant, IntervalSet, Num, Pred};
 use crate::schema::{FieldType, Schema};
 use crate::value::{Truth, Value};
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 /// The largest number of combinations a universe enumerates; past it, the analysis says nothing.
 pub const MAX_COMBINATIONS: u64 = 1 << 16;
@@ -86,8 +88,8 @@ pub struct Atom {
 pub struct Universe {
     /// The fields, in universe order.
     pub fields: Vec<FieldId>,
-    /// The atoms of each field.
-    pub atoms: Vec<Vec<Atom>>,
+    /// The atoms of each field (shared with the [`AtomCache`] they came from).
+    pub atoms: Vec<Rc<[Atom]>>,
     /// The number of opaque leaves.
     pub n_opaque: usize,
     /// The conditions, compiled.
@@ -97,7 +99,7 @@ pub struct Universe {
 }
 
 /// What the conditions say about one field.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq)]
 struct Mentions {
     strings: Vec<String>,
     nums: Vec<Num>,
@@ -105,6 +107,51 @@ struct Mentions {
     empty_tested: bool,
     /// Lists worth trying (from `contains` and friends in opaque leaves).
     lists: Vec<Vec<String>>,
+}
+
+impl Mentions {
+    /// Sorted and deduplicated: equal mentions give equal atoms.
+    fn normalize(&mut self) {
+        self.strings.sort();
+        self.strings.dedup();
+        self.nums.sort();
+        self.nums.dedup();
+        self.times.sort();
+        self.times.dedup();
+        self.lists.sort();
+        self.lists.dedup();
+    }
+}
+
+/// Atoms already built, by field and mentions. A portal's questions build several universes
+/// over mostly the same fields with the same mentions; building a field's atoms (each with a
+/// JSON representative, read back exactly) costs far more than finding them here.
+#[derive(Debug, Default)]
+pub struct AtomCache {
+    built: RefCell<HashMap<FieldId, Vec<(Mentions, Option<Rc<[Atom]>>)>>>,
+}
+
+impl AtomCache {
+    fn atoms(
+        &self,
+        id: FieldId,
+        mut m: Mentions,
+        info: &crate::ir::FieldInfo,
+        schemas: &[Schema],
+    ) -> Option<Rc<[Atom]>> {
+        m.normalize();
+        if let Ok(built) = self.built.try_borrow() {
+            if let Some((_, atoms)) = built.get(&id).and_then(|v| v.iter().find(|(k, _)| *k == m)) {
+                return atoms.clone();
+            }
+        }
+        let atoms: Option<Rc<[Atom]>> =
+            field_atoms(info, m.clone(), picklist_of(info, schemas)).map(Rc::from);
+        if let Ok(mut built) = self.built.try_borrow_mut() {
+            built.entry(id).or_default().push((m, atoms.clone()));
+        }
+        atoms
+    }
 }
 
 /// An opaque leaf: its structural hash and the node (leaves that are the same share a variable).
@@ -291,7 +338,17 @@ fn bounds<T: Copy>(r: &IntervalSet<T>) -> Vec<T> {
 impl Universe {
     /// The universe of some optimized conditions, or `None` when it has more than
     /// [`MAX_COMBINATIONS`] combinations or an atom has no representative Herald can build.
-    pub fn new<'n>(conds: &[&'n Node], table: &FieldTable, schemas: &[Schema]) -> Option<Universe> {
+    pub fn new(conds: &[&Node], table: &FieldTable, schemas: &[Schema]) -> Option<Universe> {
+        Universe::with_cache(conds, table, schemas, &AtomCache::default())
+    }
+
+    /// [`Universe::new`], taking and leaving field atoms in `cache`.
+    pub fn with_cache(
+        conds: &[&Node],
+        table: &FieldTable,
+        schemas: &[Schema],
+        cache: &AtomCache,
+    ) -> Option<Universe> {
         let mut c = Collect {
             fields: Vec::new(),
             mentions: Vec::new(),
@@ -306,7 +363,7 @@ impl Universe {
         let mut total: u64 = 1;
         for (id, m) in c.fields.iter().zip(c.mentions) {
             let info = table.get(*id)?;
-            let a = field_atoms(info, m, picklist_of(info, schemas))?;
+            let a = cache.atoms(*id, m, info, schemas)?;
             total = total.checked_mul(a.len() as u64)?;
             if total > MAX_COMBINATIONS {
                 return None;
@@ -1116,7 +1173,8 @@ mod tests {
                                         json: None,
                                         value: Value::Null,
                                     })
-                                    .collect()
+                                    .collect::<Vec<_>>()
+                                    .into()
                             })
                             .collect(),
                         n_opaque,
@@ -1174,7 +1232,8 @@ mod tests {
                             json: None,
                             value: Value::Null,
                         })
-                        .collect()
+                        .collect::<Vec<_>>()
+                        .into()
                 })
                 .collect(),
             n_opaque: 0,

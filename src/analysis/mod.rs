@@ -58,6 +58,7 @@ pub fn lint_rule_set_with(set: &RuleSet, options: LintOptions) -> Vec<Diagnostic
         set,
         now,
         budget: std::cell::Cell::new(0),
+        atoms: domain::AtomCache::default(),
     };
     let analysed: Vec<Analysed> = set
         .portals
@@ -296,6 +297,8 @@ struct Cx<'a> {
     /// Combinations left to enumerate for the current portal (or the portal pairs): past it,
     /// the analysis says nothing more, which is always sound.
     budget: std::cell::Cell<u64>,
+    /// Field atoms shared by every universe of the rule set's analysis.
+    atoms: domain::AtomCache,
 }
 
 /// Combinations one portal may enumerate in all its questions.
@@ -345,7 +348,7 @@ impl Cx<'_> {
     }
 
     fn universe(&self, conds: &[&Node]) -> Option<Universe> {
-        let u = Universe::new(conds, &self.set.fields, &self.set.schemas)?;
+        let u = Universe::with_cache(conds, &self.set.fields, &self.set.schemas, &self.atoms)?;
         let left = self.budget.get();
         // Enumerations may repeat for the "alone" check: count each universe twice.
         let cost = u.size().saturating_mul(2);
