@@ -29,6 +29,10 @@ pub(super) fn trim_trivia_end(text: &str) -> &str {
     loop {
         let line_start = text.rfind('\n').map_or(0, |i| i + 1);
         let line = text.get(line_start..).unwrap_or("");
+        if !line.contains('#') {
+            // No comment on the last line (the common case): a byte search, no scan.
+            return text;
+        }
         let mut quote: Option<char> = None;
         let mut escaped = false;
         let mut comment = None;

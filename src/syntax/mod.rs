@@ -41,7 +41,9 @@ thread_local! {
 /// [`prescan::MAX_DEPTH`] deep on the caller's stack.
 ///
 /// When no thread can be spawned (a platform without threads, a resource limit), `work` runs on
-/// the caller's thread: pest's own stack guard then turns a too-small stack into a syntax error.
+/// the caller's thread, which must then have the stack for the nesting the pre-scan allowed.
+/// (pest is built without `std`, so without its per-rule stack probe, which cost a third of
+/// the parse time: the pre-scan's depth bound is what keeps recursion in check.)
 /// A panic in the helper is re-raised on the caller's thread, as if `work` had run inline.
 pub(crate) fn on_deep_stack<T: Send>(depth: usize, work: impl FnOnce() -> T + Send) -> T {
     if depth <= INLINE_DEPTH || ON_DEEP_STACK.with(std::cell::Cell::get) {
