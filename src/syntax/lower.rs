@@ -422,7 +422,12 @@ impl<'s> Lowerer<'s> {
                     if count > MAX_LIST_LEN {
                         continue;
                     }
-                    match self.expr(p) {
+                    let item = match p.as_rule() {
+                        Rule::expr => self.expr(p),
+                        // The fast path of `list_item`: a string or number on its own.
+                        _ => self.primary(p),
+                    };
+                    match item {
                         Some(e) => items.push(e),
                         None => ok = false,
                     }
