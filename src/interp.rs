@@ -249,8 +249,28 @@ fn in_list(negated: bool, lhs: &Node, list: &Node, child: Child<'_>) -> Value {
 fn contains_some(a: &Node, b: &Node, any: bool, child: Child<'_>) -> Value {
     let (va, vb) = (child(a), child(b));
     let t = match (&va, &vb) {
-        (Value::List(_), Value::List(wanted)) => {
-            let each = wanted.iter().map(|w| contains(&va, w));
+        (Value::List(items), Value::List(wanted)) => {
+            // Two long lists of strings: one hash set instead of a scan per wanted element
+            // (the same truth; see `eval::contains_some`), so that `herald explain` on a
+            // hostile record stays linear.
+            let set: Option<std::collections::HashSet<&str>> =
+                if items.len().saturating_mul(wanted.len()) > 256 {
+                    items
+                        .iter()
+                        .map(|v| match v {
+                            Value::Str(s) => Some(s.as_str()),
+                            _ => None,
+                        })
+                        .collect()
+                } else {
+                    None
+                };
+            let each = wanted.iter().map(|w| match (&set, w) {
+                (Some(set), Value::Str(s)) => Truth::from_bool(set.contains(s.as_str())),
+                (Some(_), Value::Date(_) | Value::DateTime(_)) | (None, _) => contains(&va, w),
+                // A number, boolean, list, object or null against non-empty strings.
+                (Some(_), _) => Truth::Unknown,
+            });
             if any {
                 kleene_any(each)
             } else {

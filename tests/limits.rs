@@ -430,3 +430,52 @@ fn the_library_line_parser_refuses_deep_lines_too() {
     let ok = event("a", "");
     assert!(herald::route::parse_event_line(ok.as_bytes(), &set.compiled.projection).is_ok());
 }
+
+/// `contains any` / `contains all` between two record lists of 100,000 strings each: the
+/// compiled evaluator, the compact record and the reference interpreter (what `herald explain`
+/// runs) all answer (a scan per element would take 10^10 comparisons), and they agree, including
+/// the unknown that a number among the wanted values gives.
+#[test]
+fn contains_any_between_two_huge_lists_is_linear_and_exact() {
+    use herald::condition::Condition;
+    use herald::value::{SystemClock, Truth};
+    let n = 100_000;
+    let hay: Vec<Value> = (0..n).map(|i| Value::from(format!("a{i}"))).collect();
+    let disjoint: Vec<Value> = (0..n).map(|i| Value::from(format!("b{i}"))).collect();
+    let mut one_common = disjoint.clone();
+    one_common[n - 1] = Value::from("a77");
+    let mut with_number = disjoint.clone();
+    with_number[n / 2] = Value::from(7);
+    let all_of_hay = hay.iter().rev().cloned().collect::<Vec<_>>();
+    let any = Condition::compile("tags contains any wanted", None).unwrap();
+    let all = Condition::compile("tags contains all wanted", None).unwrap();
+    let cases = [
+        (&any, &disjoint, Truth::False),
+        (&any, &one_common, Truth::True),
+        (&any, &with_number, Truth::Unknown),
+        (&all, &all_of_hay, Truth::True),
+        (&all, &one_common, Truth::False),
+        (&all, &with_number, Truth::False),
+    ];
+    for (k, (cond, wanted, expected)) in cases.into_iter().enumerate() {
+        let record = serde_json::json!({ "tags": hay, "wanted": wanted });
+        assert_eq!(
+            cond.eval(&record, &SystemClock),
+            expected,
+            "case {k}: compiled"
+        );
+        assert_eq!(
+            cond.eval_reference(&record, &SystemClock),
+            expected,
+            "case {k}: reference interpreter"
+        );
+        let compact = cond
+            .parse_record(serde_json::to_string(&record).unwrap().as_bytes())
+            .unwrap();
+        assert_eq!(
+            cond.eval_record(&compact, chrono::Utc::now()),
+            expected,
+            "case {k}: compact record"
+        );
+    }
+}
