@@ -123,12 +123,16 @@ impl Mentions {
     }
 }
 
+/// The atoms built for some mentions of a field (`None`: the field has an atom Herald cannot
+/// represent).
+type Built = (Mentions, Option<Rc<[Atom]>>);
+
 /// Atoms already built, by field and mentions. A portal's questions build several universes
 /// over mostly the same fields with the same mentions; building a field's atoms (each with a
 /// JSON representative, read back exactly) costs far more than finding them here.
 #[derive(Debug, Default)]
 pub struct AtomCache {
-    built: RefCell<HashMap<FieldId, Vec<(Mentions, Option<Rc<[Atom]>>)>>>,
+    built: RefCell<HashMap<FieldId, Vec<Built>>>,
 }
 
 impl AtomCache {
