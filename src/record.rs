@@ -384,8 +384,23 @@ impl ProjNode {
 impl Projection {
     /// The projection that keeps exactly the fields of a field table.
     pub fn of(fields: &FieldTable) -> Projection {
+        Projection::of_kept(fields, |_| true)
+    }
+
+    /// The projection that keeps the fields of a field table for which `keep(slot)` is true,
+    /// and every field below a kept one (so that a kept object field is read the same way as
+    /// with [`Projection::of`]). The other slots of a parsed record are always null.
+    pub fn of_kept(fields: &FieldTable, keep: impl Fn(usize) -> bool) -> Projection {
+        let kept: Vec<&[String]> = fields
+            .iter()
+            .filter(|(id, _)| keep(id.0 as usize))
+            .map(|(_, f)| f.path.as_slice())
+            .collect();
         let mut root = ProjNode::default();
         for (id, f) in fields.iter() {
+            if !keep(id.0 as usize) && !kept.iter().any(|k| f.path.starts_with(k)) {
+                continue;
+            }
             let mut node = &mut root;
             let n = f.path.len();
             for (i, seg) in f.path.iter().enumerate() {
@@ -482,8 +497,13 @@ impl CompactRecord {
     }
 
     fn reset(&mut self, projection: &Projection) {
-        self.vals.clear();
-        self.vals.resize(projection.n_slots, CVal::Null);
+        if self.vals.len() == projection.n_slots {
+            // One pass over a reused record (`clear` then `resize` is two).
+            self.vals.fill(CVal::Null);
+        } else {
+            self.vals.clear();
+            self.vals.resize(projection.n_slots, CVal::Null);
+        }
     }
 
     /// Builds a compact record from a serde_json value (for tests and hosts mixing both).

@@ -305,6 +305,65 @@ pub fn choose_language<R: Access + ?Sized>(
     portal.otherwise.clone().ok_or(Reason::NoLanguageMatched)
 }
 
+/// The projection `herald route` parses records with: the fields of every portal's identity
+/// and of the conditions of the portals that are not paused. A paused portal's conditions are
+/// never evaluated, so the fields only they read need not be built.
+pub fn routing_projection(set: &RuleSet) -> crate::record::Projection {
+    let mut keep = vec![false; set.fields.len()];
+    let mut mark = |id: FieldId| {
+        if let Some(k) = keep.get_mut(id.0 as usize) {
+            *k = true;
+        }
+    };
+    for (portal, prog) in set.portals.iter().zip(&set.compiled.portals) {
+        mark(portal.identity.id);
+        mark(portal.identity.name);
+        mark(portal.identity.email);
+        if portal.status == Status::Paused {
+            continue;
+        }
+        let conditions = prog
+            .optimized_require
+            .iter()
+            .chain(prog.optimized_branches.iter().flatten());
+        for node in conditions {
+            fields_read(node, &mut mark);
+        }
+    }
+    // Portals without a compiled program (none today) read whatever they like: keep all.
+    if set.compiled.portals.len() != set.portals.len() {
+        return set.compiled.projection.clone();
+    }
+    crate::record::Projection::of_kept(&set.fields, |slot| keep.get(slot).copied().unwrap_or(true))
+}
+
+/// Calls `mark` on every field an optimized condition reads.
+fn fields_read(node: &crate::ir::Node, mark: &mut impl FnMut(FieldId)) {
+    use crate::ir::NodeKind as K;
+    match &node.kind {
+        K::Const(_) => {}
+        K::Field(id) | K::FieldPred(id, _) => mark(*id),
+        K::Not(a) | K::Test(_, a) | K::Offset(a, _) | K::Matches(a, _) => fields_read(a, mark),
+        K::And(v) | K::Or(v) | K::Coalesce(v) | K::Call(_, v) => {
+            for n in v {
+                fields_read(n, mark);
+            }
+        }
+        K::Cmp(_, a, b)
+        | K::Contains(a, b)
+        | K::ContainsAny(a, b)
+        | K::ContainsAll(a, b)
+        | K::StartsWith(a, b)
+        | K::EndsWith(a, b)
+        | K::In {
+            lhs: a, list: b, ..
+        } => {
+            fields_read(a, mark);
+            fields_read(b, mark);
+        }
+    }
+}
+
 /// Parses one JSON Lines event (`{"event": "create"|"update", "record": {...}}`) from bytes,
 /// building only the record fields in `projection`. Errors say what is wrong with the line.
 pub fn parse_event_line(
@@ -501,6 +560,43 @@ impl<'de> serde::de::DeserializeSeed<'de> for RecordSeed<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_routing_projection_skips_fields_only_paused_portals_read() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/monprofil/rules");
+        let Ok(loaded) = crate::load::load(&dir) else {
+            unreachable!("the example rules load")
+        };
+        let Some(set) = loaded.rule_set else {
+            unreachable!("the example rules check")
+        };
+        let slot = |name: &str| {
+            set.fields
+                .iter()
+                .find(|(_, f)| f.path == [name])
+                .map(|(id, _)| id.0 as usize)
+        };
+        let line = br#"{"event":"create","record":{"id":"c1","Email":"a@b.fr","Phone":"+33 6","Mailing_City":"Paris","Mailing_Country":"FR"}}"#;
+        let full = parse_event_line(line, &set.compiled.projection).map(|(_, r)| r);
+        let routing = parse_event_line(line, &routing_projection(&set)).map(|(_, r)| r);
+        let (Ok(full), Ok(routing)) = (full, routing) else {
+            unreachable!("the line parses")
+        };
+        // `Phone` and `Mailing_City` are read only by the paused "MonProfil Beta".
+        for (name, kept) in [
+            ("Phone", false),
+            ("Mailing_City", false),
+            ("Mailing_Country", true),
+            ("Email", true),
+            ("id", true),
+        ] {
+            let Some(slot) = slot(name) else {
+                unreachable!("{name} is a field of the rule set")
+            };
+            assert!(!full.get(slot).view().is_null(), "{name}");
+            assert_eq!(!routing.get(slot).view().is_null(), kept, "{name}");
+        }
+    }
 
     #[test]
     fn opening_brackets_counts_both_kinds_across_chunks() {
