@@ -462,7 +462,7 @@ fn opening_brackets(bytes: &[u8]) -> usize {
             // `[` is 0x5B and `{` is 0x7B: no other byte gives 0x7B once bit 0x20 is set.
             let n = chunk
                 .iter()
-                .fold(0u8, |n, &b| n.wrapping_add(u8::from(b | 0x20 == b'{')));
+                .fold(0u8, |n, &b| n.wrapping_add(u8::from((b | 0x20) == b'{')));
             usize::from(n)
         })
         .sum()

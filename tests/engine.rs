@@ -544,8 +544,8 @@ fn an_integer_id_under_a_text_schema_is_its_decimal_text() {
     let d = customers(ds);
     assert_eq!(d.record_id, "4217");
     assert_eq!(d.reason, Some(Reason::AlreadyInvited));
-    // A decimal id is still refused, and a text field holding an integer still reads as null in
-    // conditions (`Full_Name` is no display name).
+    // A text field holding an integer still reads as null elsewhere (`Full_Name` is no display
+    // name), and a decimal id is still no id under `id text`.
     let mut other = customer("y", Some("y@example.fr"));
     other["Full_Name"] = json!(7);
     let ds = e.route(&event("create", other)).unwrap();
@@ -554,7 +554,7 @@ fn an_integer_id_under_a_text_schema_is_its_decimal_text() {
     dec["id"] = json!(1.5);
     assert!(matches!(
         e.route(&event("create", dec)),
-        Err(EngineError::Event(EventError::BadRecordId { .. }))
+        Err(EngineError::Event(EventError::MissingRecordId { .. }))
     ));
 }
 
