@@ -212,6 +212,13 @@ pub trait Access {
     fn load_str(&self, _slot: usize, _field: &FieldMeta) -> StrRef<'_> {
         StrRef::Slow
     }
+
+    /// The field read as a record identity: like [`Access::load`], except that an integer under
+    /// a `text` field reads as the integer (whose decimal text is the identity) instead of null.
+    #[inline]
+    fn load_id(&self, slot: usize, field: &FieldMeta) -> Val<'_> {
+        self.load(slot, field)
+    }
 }
 
 /// What the evaluator knows about a field: its path and declared kind.
@@ -271,6 +278,18 @@ impl Access for JsonRecord<'_> {
                 StrRef::Str(s)
             }
             _ => StrRef::Other,
+        }
+    }
+
+    #[inline]
+    fn load_id(&self, slot: usize, field: &FieldMeta) -> Val<'_> {
+        match self.find(field) {
+            Some(v @ serde_json::Value::Number(n))
+                if field.kind == FieldKind::Text && n.as_i64().is_some() =>
+            {
+                json_dynamic(v)
+            }
+            _ => self.load(slot, field),
         }
     }
 }
@@ -351,16 +370,37 @@ struct ProjNode {
 }
 
 impl ProjNode {
+    #[inline]
     fn find(&self, key: &str) -> Option<&ProjEntry> {
-        self.keys.iter().find(|(k, _, _)| &**k == key)
+        // Compare the length and the first byte before the bytes: most keys differ there, and
+        // a call to `memcmp` per key of the record was a visible share of parsing.
+        let (len, first) = (key.len(), key.as_bytes().first());
+        self.keys
+            .iter()
+            .find(|(k, _, _)| k.len() == len && k.as_bytes().first() == first && &**k == key)
     }
 }
 
 impl Projection {
     /// The projection that keeps exactly the fields of a field table.
     pub fn of(fields: &FieldTable) -> Projection {
+        Projection::of_kept(fields, |_| true)
+    }
+
+    /// The projection that keeps the fields of a field table for which `keep(slot)` is true,
+    /// and every field below a kept one (so that a kept object field is read the same way as
+    /// with [`Projection::of`]). The other slots of a parsed record are always null.
+    pub fn of_kept(fields: &FieldTable, keep: impl Fn(usize) -> bool) -> Projection {
+        let kept: Vec<&[String]> = fields
+            .iter()
+            .filter(|(id, _)| keep(id.0 as usize))
+            .map(|(_, f)| f.path.as_slice())
+            .collect();
         let mut root = ProjNode::default();
         for (id, f) in fields.iter() {
+            if !keep(id.0 as usize) && !kept.iter().any(|k| f.path.starts_with(k)) {
+                continue;
+            }
             let mut node = &mut root;
             let n = f.path.len();
             for (i, seg) in f.path.iter().enumerate() {
@@ -457,8 +497,13 @@ impl CompactRecord {
     }
 
     fn reset(&mut self, projection: &Projection) {
-        self.vals.clear();
-        self.vals.resize(projection.n_slots, CVal::Null);
+        if self.vals.len() == projection.n_slots {
+            // One pass over a reused record (`clear` then `resize` is two).
+            self.vals.fill(CVal::Null);
+        } else {
+            self.vals.clear();
+            self.vals.resize(projection.n_slots, CVal::Null);
+        }
     }
 
     /// Builds a compact record from a serde_json value (for tests and hosts mixing both).
@@ -469,12 +514,13 @@ impl CompactRecord {
             vals: metas
                 .iter()
                 .enumerate()
-                .map(|(i, m)| CVal::from_view(rec.load(i, m)))
+                .map(|(i, m)| CVal::from_view(rec.load_id(i, m)))
                 .collect(),
         }
     }
 
-    /// The value of a slot.
+    /// The value of a slot, as stored: an integer under a `text` field is kept for
+    /// [`Access::load_id`] (and reads as null through [`Access::load`]).
     pub fn get(&self, slot: usize) -> &CVal {
         self.vals.get(slot).unwrap_or(&CVal::Null)
     }
@@ -482,7 +528,17 @@ impl CompactRecord {
 
 impl Access for CompactRecord {
     #[inline]
-    fn load(&self, slot: usize, _field: &FieldMeta) -> Val<'_> {
+    fn load(&self, slot: usize, field: &FieldMeta) -> Val<'_> {
+        match self.vals.get(slot) {
+            // Kept for the identity only (see `retype`): a text field holding an integer is null.
+            Some(CVal::Int(_)) if field.kind == FieldKind::Text => Val::Null,
+            Some(v) => v.view(),
+            None => Val::Null,
+        }
+    }
+
+    #[inline]
+    fn load_id(&self, slot: usize, _field: &FieldMeta) -> Val<'_> {
         match self.vals.get(slot) {
             Some(v) => v.view(),
             None => Val::Null,
@@ -521,7 +577,9 @@ impl<'de> Visitor<'de> for ObjectSeed<'_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        // `KeySeed` borrows the key from the input when it has no escapes (`Cow<str>` itself
+        // always copies it).
+        while let Some(key) = map.next_key_seed(KeySeed)? {
             match self.node.find(&key) {
                 None => {
                     map.next_value::<IgnoredAny>()?;
@@ -562,6 +620,36 @@ impl<'de> Visitor<'de> for ObjectSeed<'_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(())
+    }
+}
+
+/// An object key, borrowed from the input when it has no escapes.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(s))
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(s.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(s))
     }
 }
 
@@ -626,6 +714,8 @@ fn retype(kind: FieldKind, v: CVal) -> CVal {
         (FieldKind::Dynamic, v) => v,
         (_, CVal::Null) => CVal::Null,
         (FieldKind::Text, v @ CVal::Str(_)) => v,
+        // Kept for a record identity (`Access::load_id`); `load` reads it as null.
+        (FieldKind::Text, v @ CVal::Int(_)) => v,
         (FieldKind::Integer | FieldKind::Decimal, v @ (CVal::Int(_) | CVal::Dec(_))) => v,
         (FieldKind::Boolean, v @ CVal::Bool(_)) => v,
         (FieldKind::Date, CVal::Str(s)) => value::parse_date(&s).map_or(CVal::Null, CVal::Date),
@@ -758,6 +848,17 @@ impl<T: HostRecord> Access for HostAccess<'_, T> {
                 _ if matches!(field.kind, FieldKind::Dynamic | FieldKind::Text) => StrRef::Other,
                 _ => StrRef::Slow,
             },
+        }
+    }
+
+    #[inline]
+    fn load_id(&self, slot: usize, field: &FieldMeta) -> Val<'_> {
+        match self.map.get(slot).copied().flatten() {
+            Some(i) => match self.record.get(i) {
+                v @ Val::Int(_) if field.kind == FieldKind::Text => v,
+                v => typed(field.kind, v),
+            },
+            None => Val::Null,
         }
     }
 }

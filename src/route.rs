@@ -10,6 +10,7 @@ use crate::rules::{Portal, RuleSet, Status};
 use crate::value::Truth;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::borrow::Cow;
 
 /// One record event.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, Serialize)]
@@ -124,11 +125,20 @@ pub enum EventError {
 }
 
 fn text<R: Access + ?Sized>(set: &RuleSet, record: &R, id: FieldId) -> Option<String> {
+    text_cow(set, record, id).map(Cow::into_owned)
+}
+
+/// [`text`] without copying a string the record holds.
+fn text_cow<'r, R: Access + ?Sized>(
+    set: &RuleSet,
+    record: &'r R,
+    id: FieldId,
+) -> Option<Cow<'r, str>> {
     let slot = id.0 as usize;
     let meta = set.compiled.fields.get(slot)?;
     match record.load(slot, meta) {
-        Val::Str(s) => Some(s.into_owned()),
-        Val::Int(i) => Some(i.to_string()),
+        Val::Str(s) => Some(s),
+        Val::Int(i) => Some(Cow::Owned(i.to_string())),
         _ => None,
     }
 }
@@ -152,7 +162,8 @@ fn record_id<R: Access + ?Sized>(
             field: field(),
         });
     };
-    match record.load(slot, meta) {
+    // `load_id`: an integer id is its decimal text, even under a field declared `text`.
+    match record.load_id(slot, meta) {
         Val::Null => Err(EventError::MissingRecordId {
             portal: portal.name.clone(),
             field: field(),
@@ -230,7 +241,8 @@ pub fn decide_with<R: Access + ?Sized>(
                 d.record_name = text(set, record, portal.identity.name);
                 d.language = Some(language);
                 d.outcome = Outcome::Invited;
-                let raw_email = text(set, record, portal.identity.email);
+                // Borrowed: only the address kept in the decision is copied.
+                let raw_email = text_cow(set, record, portal.identity.email);
                 match raw_email.as_deref().map(crate::email::check) {
                     None => {
                         d.outcome = Outcome::Failed;
@@ -247,7 +259,9 @@ pub fn decide_with<R: Access + ?Sized>(
                         });
                         d.message = Some(e.to_string());
                         // Keep a mistyped address for the failure log; blanks are no address.
-                        d.email = raw_email.filter(|_| d.reason == Some(Reason::InvalidEmail));
+                        d.email = raw_email
+                            .filter(|_| d.reason == Some(Reason::InvalidEmail))
+                            .map(Cow::into_owned);
                     }
                 }
             }
@@ -289,6 +303,65 @@ pub fn choose_language<R: Access + ?Sized>(
         }
     }
     portal.otherwise.clone().ok_or(Reason::NoLanguageMatched)
+}
+
+/// The projection `herald route` parses records with: the fields of every portal's identity
+/// and of the conditions of the portals that are not paused. A paused portal's conditions are
+/// never evaluated, so the fields only they read need not be built.
+pub fn routing_projection(set: &RuleSet) -> crate::record::Projection {
+    let mut keep = vec![false; set.fields.len()];
+    let mut mark = |id: FieldId| {
+        if let Some(k) = keep.get_mut(id.0 as usize) {
+            *k = true;
+        }
+    };
+    for (portal, prog) in set.portals.iter().zip(&set.compiled.portals) {
+        mark(portal.identity.id);
+        mark(portal.identity.name);
+        mark(portal.identity.email);
+        if portal.status == Status::Paused {
+            continue;
+        }
+        let conditions = prog
+            .optimized_require
+            .iter()
+            .chain(prog.optimized_branches.iter().flatten());
+        for node in conditions {
+            fields_read(node, &mut mark);
+        }
+    }
+    // Portals without a compiled program (none today) read whatever they like: keep all.
+    if set.compiled.portals.len() != set.portals.len() {
+        return set.compiled.projection.clone();
+    }
+    crate::record::Projection::of_kept(&set.fields, |slot| keep.get(slot).copied().unwrap_or(true))
+}
+
+/// Calls `mark` on every field an optimized condition reads.
+fn fields_read(node: &crate::ir::Node, mark: &mut impl FnMut(FieldId)) {
+    use crate::ir::NodeKind as K;
+    match &node.kind {
+        K::Const(_) => {}
+        K::Field(id) | K::FieldPred(id, _) => mark(*id),
+        K::Not(a) | K::Test(_, a) | K::Offset(a, _) | K::Matches(a, _) => fields_read(a, mark),
+        K::And(v) | K::Or(v) | K::Coalesce(v) | K::Call(_, v) => {
+            for n in v {
+                fields_read(n, mark);
+            }
+        }
+        K::Cmp(_, a, b)
+        | K::Contains(a, b)
+        | K::ContainsAny(a, b)
+        | K::ContainsAll(a, b)
+        | K::StartsWith(a, b)
+        | K::EndsWith(a, b)
+        | K::In {
+            lhs: a, list: b, ..
+        } => {
+            fields_read(a, mark);
+            fields_read(b, mark);
+        }
+    }
 }
 
 /// Parses one JSON Lines event (`{"event": "create"|"update", "record": {...}}`) from bytes,
@@ -349,7 +422,7 @@ pub const MAX_LINE_DEPTH: usize = 127;
 /// True when the line nests arrays and objects deeper than [`MAX_LINE_DEPTH`], outside strings.
 fn too_deep(bytes: &[u8]) -> bool {
     // Fast path: a line with few opening brackets cannot be too deep.
-    if bytes.iter().filter(|b| matches!(b, b'[' | b'{')).count() <= MAX_LINE_DEPTH {
+    if opening_brackets(bytes) <= MAX_LINE_DEPTH {
         return false;
     }
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
@@ -377,6 +450,22 @@ fn too_deep(bytes: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// The number of `[` and `{` bytes. Counted in chunks of 255 bytes with a byte-wide counter, so
+/// that the loop compiles to wide byte compares and adds (counting straight into a `usize`
+/// widens every byte and costs several times more).
+fn opening_brackets(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|chunk| {
+            // `[` is 0x5B and `{` is 0x7B: no other byte gives 0x7B once bit 0x20 is set.
+            let n = chunk
+                .iter()
+                .fold(0u8, |n, &b| n.wrapping_add(u8::from((b | 0x20) == b'{')));
+            usize::from(n)
+        })
+        .sum()
 }
 
 fn line_error(e: &serde_json::Error) -> String {
@@ -465,5 +554,56 @@ impl<'de> serde::de::DeserializeSeed<'de> for RecordSeed<'_, '_> {
     type Value = ();
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         self.record.deserialize_object(d, self.projection)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_routing_projection_skips_fields_only_paused_portals_read() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/monprofil/rules");
+        let Ok(loaded) = crate::load::load(&dir) else {
+            unreachable!("the example rules load")
+        };
+        let Some(set) = loaded.rule_set else {
+            unreachable!("the example rules check")
+        };
+        let slot = |name: &str| {
+            set.fields
+                .iter()
+                .find(|(_, f)| f.path == [name])
+                .map(|(id, _)| id.0 as usize)
+        };
+        let line = br#"{"event":"create","record":{"id":"c1","Email":"a@b.fr","Phone":"+33 6","Mailing_City":"Paris","Mailing_Country":"FR"}}"#;
+        let full = parse_event_line(line, &set.compiled.projection).map(|(_, r)| r);
+        let routing = parse_event_line(line, &routing_projection(&set)).map(|(_, r)| r);
+        let (Ok(full), Ok(routing)) = (full, routing) else {
+            unreachable!("the line parses")
+        };
+        // `Phone` and `Mailing_City` are read only by the paused "MonProfil Beta".
+        for (name, kept) in [
+            ("Phone", false),
+            ("Mailing_City", false),
+            ("Mailing_Country", true),
+            ("Email", true),
+            ("id", true),
+        ] {
+            let Some(slot) = slot(name) else {
+                unreachable!("{name} is a field of the rule set")
+            };
+            assert!(!full.get(slot).view().is_null(), "{name}");
+            assert_eq!(!routing.get(slot).view().is_null(), kept, "{name}");
+        }
+    }
+
+    #[test]
+    fn opening_brackets_counts_both_kinds_across_chunks() {
+        let line = "{\"a\": [1, {\"b\": [[]]}], \"s\": \"[{\"}".repeat(100);
+        let expected = line.bytes().filter(|b| matches!(b, b'[' | b'{')).count();
+        assert_eq!(opening_brackets(line.as_bytes()), expected);
+        assert_eq!(opening_brackets(&[b'['; 1000]), 1000);
+        assert_eq!(opening_brackets(b"\x5b\x7b\xdb\xfb;"), 2);
     }
 }

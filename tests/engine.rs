@@ -523,6 +523,41 @@ fn an_event_that_cannot_be_routed_gets_its_error_in_place() {
     );
 }
 
+#[test]
+fn an_integer_id_under_a_text_schema_is_its_decimal_text() {
+    // The `reasons` schema declares `id text`; an integer id is the record's identity all the
+    // same, through serde_json records and through the compact records of `herald route`.
+    let mut record = customer("x", Some("int@example.fr"));
+    record["id"] = json!(4217);
+    let e = engine();
+    let ds = e.route(&event("create", record.clone())).unwrap();
+    let d = customers(&ds);
+    assert_eq!(d.record_id, "4217");
+    assert_eq!(d.outcome, Outcome::Invited);
+    // Routed again, now as a compact record: already invited under the same id.
+    let set = e.rules().unwrap();
+    let line = json!({"event": "update", "record": record}).to_string();
+    let parsed =
+        herald::route::parse_event_line(line.as_bytes(), &set.compiled.projection).unwrap();
+    let results = e.route_parsed(&set, &[parsed]).unwrap();
+    let ds = results[0].as_ref().unwrap();
+    let d = customers(ds);
+    assert_eq!(d.record_id, "4217");
+    assert_eq!(d.reason, Some(Reason::AlreadyInvited));
+    // A text field holding an integer still reads as null elsewhere (`Full_Name` is no display
+    // name), and a decimal id is still no id under `id text`.
+    let mut other = customer("y", Some("y@example.fr"));
+    other["Full_Name"] = json!(7);
+    let ds = e.route(&event("create", other)).unwrap();
+    assert_eq!(customers(&ds).record_name, None);
+    let mut dec = customer("z", None);
+    dec["id"] = json!(1.5);
+    assert!(matches!(
+        e.route(&event("create", dec)),
+        Err(EngineError::Event(EventError::MissingRecordId { .. }))
+    ));
+}
+
 /// A store whose appends fail while `broken` is set: a host's database going away.
 struct Flaky {
     inner: MemoryStore,

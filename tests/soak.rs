@@ -143,7 +143,7 @@ fn generate(rng: &mut Rng, pool: u64) -> Event {
     match rng.below(200) {
         0 => {}                                      // no id: the event cannot be routed
         1 => drop(r.insert("id".into(), json!(""))), // empty id: likewise
-        2 => drop(r.insert("id".into(), json!(id))), // an integer id: not text, so no id
+        2 => drop(r.insert("id".into(), json!(id))), // an integer id: its decimal text
         _ => drop(r.insert("id".into(), json!(format!("c{id}")))),
     }
     if rng.below(10) > 0 {
@@ -256,9 +256,11 @@ struct Oracle {
 impl Oracle {
     fn route(&mut self, set: &RuleSet, event: &Event, now: DateTime<Utc>) -> Vec<Entry> {
         // Identity: `id`, `Full_Name`, `Email` (the default) in every portal of both versions.
-        // The schema types `id` as text: a number reads as null, so the event has no id.
+        // The schema types `id` as text; an integer id is its decimal text, any other number
+        // reads as null, so the event has no id.
         let id = match event.record.get("id") {
             Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+            Some(Value::Number(n)) if n.is_i64() => n.to_string(),
             _ => return Vec::new(), // not routable: nothing logged
         };
         let env = Env {

@@ -306,10 +306,12 @@ impl Store for SqliteStore {
             let mut insert_invitation = tx.prepare_cached(INSERT_INVITATION).map_err(map)?;
             let mut insert_failure = tx.prepare_cached(INSERT_FAILURE).map_err(map)?;
             let mut deactivate = tx.prepare_cached(DEACTIVATE).map_err(map)?;
+            // A batch's entries usually share one decision time: format it once.
+            let mut times = TimeText::default();
             for entry in entries {
                 match entry {
                     LogEntry::Invited(i) => {
-                        let time = format_time(storable_time(i.time)?);
+                        let time = times.of(i.time)?;
                         insert_invitation
                             .execute(params![
                                 i.portal,
@@ -325,7 +327,7 @@ impl Store for SqliteStore {
                             .map_err(map)?;
                     }
                     LogEntry::Failed(f) | LogEntry::DeliveryFailed(f) => {
-                        let time = format_time(storable_time(f.time)?);
+                        let time = times.of(f.time)?;
                         insert_failure
                             .execute(params![
                                 f.portal,
@@ -454,6 +456,23 @@ impl Store for SqliteStore {
             });
         }
         Ok(out)
+    }
+}
+
+/// The stored text of the last time formatted.
+#[derive(Default)]
+struct TimeText {
+    time: Option<DateTime<Utc>>,
+    text: String,
+}
+
+impl TimeText {
+    fn of(&mut self, time: DateTime<Utc>) -> Result<&str, StoreError> {
+        if self.time != Some(time) {
+            self.text = format_time(storable_time(time)?);
+            self.time = Some(time);
+        }
+        Ok(&self.text)
     }
 }
 

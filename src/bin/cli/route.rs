@@ -129,6 +129,8 @@ fn read_groups<R: Read>(
 struct Run<'a, W: Write> {
     engine: &'a Engine,
     set: std::sync::Arc<herald::rules::RuleSet>,
+    /// `herald::route::routing_projection(&set)`: without the fields only paused portals read.
+    projection: herald::record::Projection,
     /// The events waiting to be routed are `batch[..filled]`, and their line numbers. The
     /// records beyond are kept to be parsed into again (see `parse_event_line_into`).
     batch: Vec<(EventKind, CompactRecord)>,
@@ -168,7 +170,7 @@ impl<W: Write> Run<'_, W> {
         let Some((kind, record)) = self.batch.get_mut(self.filled) else {
             return;
         };
-        match herald::route::parse_event_line_into(bytes, &self.set.compiled.projection, record) {
+        match herald::route::parse_event_line_into(bytes, &self.projection, record) {
             Ok(k) => {
                 *kind = k;
                 self.filled += 1;
@@ -274,6 +276,7 @@ pub fn run<R: Read + Send + 'static>(engine: &Engine, input: R, all: bool) -> u8
     let stdout = std::io::stdout();
     let mut run = Run {
         engine,
+        projection: herald::route::routing_projection(&set),
         set,
         batch: Vec::with_capacity(BATCH),
         filled: 0,
