@@ -149,6 +149,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         R::and_op | R::kw_and | R::bad_and => "`and`",
         R::not_op | R::kw_not | R::bad_not => "`not`",
         R::cmp_op
+        | R::cmp_start
         | R::binary_tail
         | R::is_test
         | R::matches_tail
