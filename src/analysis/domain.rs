@@ -1013,6 +1013,13 @@ impl MaskCx<'_> {
                     f: self.zeros(),
                 };
                 for x in xs {
+                    // A leaf is folded in from one period of its pattern, without building
+                    // its whole masks first.
+                    if let Some(p) = self.pattern_of(x) {
+                        fold_periodic(&mut acc.t, &p.t, |a, b| a & b);
+                        fold_periodic(&mut acc.f, &p.f, |a, b| a | b);
+                        continue;
+                    }
                     let m = self.eval(x);
                     for (a, b) in acc.t.iter_mut().zip(&m.t) {
                         *a &= b;
@@ -1021,6 +1028,7 @@ impl MaskCx<'_> {
                         *a |= b;
                     }
                 }
+                clear_tail(&mut acc.f, self.n_bits);
                 acc
             }
             Expr::Or(xs) => {
@@ -1029,6 +1037,11 @@ impl MaskCx<'_> {
                     f: self.full(),
                 };
                 for x in xs {
+                    if let Some(p) = self.pattern_of(x) {
+                        fold_periodic(&mut acc.t, &p.t, |a, b| a | b);
+                        fold_periodic(&mut acc.f, &p.f, |a, b| a & b);
+                        continue;
+                    }
                     let m = self.eval(x);
                     for (a, b) in acc.t.iter_mut().zip(&m.t) {
                         *a |= b;
@@ -1037,8 +1050,20 @@ impl MaskCx<'_> {
                         *a &= b;
                     }
                 }
+                clear_tail(&mut acc.t, self.n_bits);
                 acc
             }
+        }
+    }
+
+    /// One period of a leaf's masks (or of a negated leaf's), as whole words; `None` for
+    /// anything else.
+    fn pattern_of(&self, e: &Expr) -> Option<Masks> {
+        match e {
+            Expr::Leaf(field, table) => Some(self.pattern(self.n_opaque + field, table)),
+            Expr::Opaque(i) => Some(self.pattern(*i, &[Truth::False, Truth::True, Truth::Unknown])),
+            Expr::Not(x) => self.pattern_of(x).map(|m| Masks { t: m.f, f: m.t }),
+            _ => None,
         }
     }
 
@@ -1046,9 +1071,33 @@ impl MaskCx<'_> {
     /// periodic (period `stride * radix` bits), so it is built run by run for one period of
     /// whole words (`lcm(period, 64)` bits) and then copied word by word.
     fn leaf(&self, dim: usize, table: &[Truth]) -> Masks {
+        let p = self.pattern(dim, table);
         let mut m = Masks {
-            t: self.zeros(),
-            f: self.zeros(),
+            t: Vec::with_capacity(self.words),
+            f: Vec::with_capacity(self.words),
+        };
+        if p.t.is_empty() {
+            m.t.resize(self.words, 0);
+            m.f.resize(self.words, 0);
+            return m;
+        }
+        while m.t.len() < self.words {
+            let n = (self.words - m.t.len()).min(p.t.len());
+            m.t.extend_from_slice(p.t.get(..n).unwrap_or_default());
+            m.f.extend_from_slice(p.f.get(..n).unwrap_or_default());
+        }
+        clear_tail(&mut m.t, self.n_bits);
+        clear_tail(&mut m.f, self.n_bits);
+        m
+    }
+
+    /// The first words of a leaf's masks, up to one period of whole words (`lcm(period, 64)`
+    /// bits, at most the whole universe): the rest repeats them. Bits past the universe's size
+    /// are not cleared. Empty when the universe is.
+    fn pattern(&self, dim: usize, table: &[Truth]) -> Masks {
+        let mut m = Masks {
+            t: Vec::new(),
+            f: Vec::new(),
         };
         let Some(&stride) = self.strides.get(dim) else {
             return m;
@@ -1062,6 +1111,8 @@ impl MaskCx<'_> {
         let pat_words = usize::try_from(period_words)
             .unwrap_or(usize::MAX)
             .min(self.words);
+        m.t.resize(pat_words, 0);
+        m.f.resize(pat_words, 0);
         let pat_bits = pat_words as u64 * 64;
         let (mut start, mut run) = (0u64, 0u64);
         while start < pat_bits {
@@ -1075,14 +1126,19 @@ impl MaskCx<'_> {
             start = end;
             run += 1;
         }
-        for w in pat_words..self.words {
-            let (t, f) = (m.t[w - pat_words], m.f[w - pat_words]);
-            m.t[w] = t;
-            m.f[w] = f;
-        }
-        clear_tail(&mut m.t, self.n_bits);
-        clear_tail(&mut m.f, self.n_bits);
         m
+    }
+}
+
+/// `acc[w] = op(acc[w], pattern[w % pattern.len()])` for every word of `acc`.
+fn fold_periodic(acc: &mut [u64], pattern: &[u64], op: impl Fn(u64, u64) -> u64) {
+    if pattern.is_empty() {
+        return;
+    }
+    for chunk in acc.chunks_mut(pattern.len()) {
+        for (a, b) in chunk.iter_mut().zip(pattern) {
+            *a = op(*a, *b);
+        }
     }
 }
 

@@ -401,9 +401,18 @@ impl Cx<'_> {
             f.otherwise_unreachable = p.otherwise.is_some() && !facts.rest;
             self.branch_findings(p, &mut f, u, facts, 0..n, &req_of, &branch_of);
         } else {
+            // A longer prefix has every field and mention of a shorter one, so once a prefix's
+            // universe is too large, every longer one is too.
+            let mut prefixes = true;
             for k in 0..n {
                 let prefix: Vec<&Node> = all.iter().take(k + 2).copied().collect();
-                if let Some(u) = self.universe(&prefix) {
+                let u = if prefixes {
+                    self.universe(&prefix)
+                } else {
+                    None
+                };
+                prefixes &= u.is_some();
+                if let Some(u) = u {
                     let facts = Facts::of(&u, k + 1);
                     self.branch_findings(p, &mut f, &u, &facts, k..k + 1, &req_of, &branch_of);
                 } else {
