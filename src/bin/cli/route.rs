@@ -138,6 +138,8 @@ struct Run<'a, W: Write> {
     batch: Vec<(EventKind, CompactRecord)>,
     filled: usize,
     lines: Vec<usize>,
+    /// The decisions of the last batch routed, kept to be routed into again.
+    results: Vec<Result<Vec<Decision>, herald::route::EventError>>,
     /// Problems with lines not yet reported, reported in line order when the batch is routed.
     notes: Vec<(usize, String)>,
     out: W,
@@ -210,8 +212,13 @@ impl<W: Write> Run<'_, W> {
         }
         let first = self.lines.first().copied().unwrap_or(0);
         let events = self.batch.get(..self.filled).unwrap_or(&[]);
-        let results = match self.engine.route_parsed(&self.set, events) {
-            Ok(r) => r,
+        // The previous batch's decisions are reused (see `Engine::route_parsed_into`).
+        let mut results = std::mem::take(&mut self.results);
+        match self
+            .engine
+            .route_parsed_into(&self.set, events, &mut results)
+        {
+            Ok(()) => {}
             Err(e) => {
                 self.report_notes();
                 return Err(format!(
@@ -243,6 +250,7 @@ impl<W: Write> Run<'_, W> {
         self.filled = 0;
         self.lines = lines;
         self.lines.clear();
+        self.results = results;
         written.map_err(|e| {
             format!(
                 "cannot write the output: {e}\nerror: the events up to line {last} were routed and \
@@ -335,6 +343,7 @@ pub fn run<R: Read + Send + 'static>(engine: &Engine, input: R, all: bool) -> u8
         batch: Vec::with_capacity(BATCH),
         filled: 0,
         lines: Vec::with_capacity(BATCH),
+        results: Vec::new(),
         notes: Vec::new(),
         out: std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),
         all,
