@@ -231,12 +231,53 @@ impl Engine {
         self.commit(results)
     }
 
+    /// [`Engine::route_parsed`] into `results`, which ends up holding what `route_parsed`
+    /// returns: the decisions of a previous batch are reused, and the memory of their strings,
+    /// instead of being freed and allocated again (`herald route` routes batch after batch
+    /// this way). On error the content of `results` is unspecified.
+    pub fn route_parsed_into<R: crate::record::Access>(
+        &self,
+        set: &RuleSet,
+        events: &[(crate::event::EventKind, R)],
+        results: &mut Vec<Result<Vec<Decision>, EventError>>,
+    ) -> Result<(), EngineError> {
+        let now = self.clock.now();
+        results.truncate(events.len());
+        for (i, (kind, record)) in events.iter().enumerate() {
+            if results.len() == i {
+                results.push(Ok(Vec::new()));
+            }
+            let Some(result) = results.get_mut(i) else {
+                continue;
+            };
+            if result.is_err() {
+                *result = Ok(Vec::new());
+            }
+            if let Ok(decisions) = result {
+                if let Err(e) = route::decide_into(set, *kind, record, now, decisions) {
+                    *result = Err(e);
+                }
+            }
+        }
+        self.commit_in_place(results)
+    }
+
     /// Applies the already-invited check to decided events, logs invitations and failures in
     /// one transaction, and returns the final decisions once they are durable.
     fn commit(
         &self,
         mut results: Vec<Result<Vec<Decision>, EventError>>,
     ) -> Result<Vec<Result<Vec<Decision>, EventError>>, EngineError> {
+        self.commit_in_place(&mut results)?;
+        Ok(results)
+    }
+
+    /// [`Engine::commit`] on decisions in place. On error nothing was logged and the decisions
+    /// are unspecified.
+    fn commit_in_place(
+        &self,
+        results: &mut [Result<Vec<Decision>, EventError>],
+    ) -> Result<(), EngineError> {
         let mut state = self.state.lock().map_err(|_| EngineError::Poisoned)?;
         // The log entries, and for each the (event, decision) it was made from. An entry takes
         // its decision's strings instead of copying them; they are given back after the append.
@@ -284,7 +325,7 @@ impl Engine {
                 }
             }
         }
-        Ok(results)
+        Ok(())
     }
 
     /// Records a delivery failure reported by the host: it enters the failure log and the

@@ -124,11 +124,7 @@ pub enum EventError {
     },
 }
 
-fn text<R: Access + ?Sized>(set: &RuleSet, record: &R, id: FieldId) -> Option<String> {
-    text_cow(set, record, id).map(Cow::into_owned)
-}
-
-/// [`text`] without copying a string the record holds.
+/// A text field of the record, without copying a string the record holds.
 fn text_cow<'r, R: Access + ?Sized>(
     set: &RuleSet,
     record: &'r R,
@@ -143,11 +139,13 @@ fn text_cow<'r, R: Access + ?Sized>(
     }
 }
 
-fn record_id<R: Access + ?Sized>(
+/// The record's id for `portal`, written into `out` (whose memory is reused).
+fn record_id_into<R: Access + ?Sized>(
     set: &RuleSet,
     portal: &Portal,
     record: &R,
-) -> Result<String, EventError> {
+    out: &mut String,
+) -> Result<(), EventError> {
     let slot = portal.identity.id.0 as usize;
     // Only the error paths need the field's name: building it is not free.
     let field = || {
@@ -172,8 +170,18 @@ fn record_id<R: Access + ?Sized>(
             portal: portal.name.clone(),
             field: field(),
         }),
-        Val::Str(s) => Ok(s.into_owned()),
-        Val::Int(i) => Ok(i.to_string()),
+        Val::Str(s) => {
+            out.clear();
+            out.push_str(&s);
+            Ok(())
+        }
+        Val::Int(i) => {
+            use std::fmt::Write as _;
+            out.clear();
+            // Writing to a `String` cannot fail.
+            let _ = write!(out, "{i}");
+            Ok(())
+        }
         other => Err(EventError::BadRecordId {
             field: field(),
             found: match other {
@@ -219,27 +227,62 @@ pub fn decide_with<R: Access + ?Sized>(
     now: DateTime<Utc>,
 ) -> Result<Vec<Decision>, EventError> {
     let mut out = Vec::with_capacity(set.portals.len());
+    decide_into(set, kind, record, now, &mut out)?;
+    Ok(out)
+}
+
+/// [`decide_with`] into `out`, reusing its decisions and the memory of their strings: `out`
+/// ends up holding exactly what `decide_with` returns. On error its content is unspecified.
+pub fn decide_into<R: Access + ?Sized>(
+    set: &RuleSet,
+    kind: EventKind,
+    record: &R,
+    now: DateTime<Utc>,
+    out: &mut Vec<Decision>,
+) -> Result<(), EventError> {
+    out.truncate(set.portals.len());
     for (idx, portal) in set.portals.iter().enumerate() {
-        let record_id = record_id(set, portal, record)?;
-        let mut d = Decision {
-            portal: portal.name.clone(),
-            record_id,
-            record_name: None,
-            email: None,
-            outcome: Outcome::Skipped,
-            language: None,
-            reason: None,
-            message: None,
-            sender_group: portal.group.clone(),
-            event: kind,
-            time: now,
-            rule_set_version: set.version.clone(),
+        if out.len() == idx {
+            out.push(Decision {
+                portal: String::new(),
+                record_id: String::new(),
+                record_name: None,
+                email: None,
+                outcome: Outcome::Skipped,
+                language: None,
+                reason: None,
+                message: None,
+                sender_group: None,
+                event: kind,
+                time: now,
+                rule_set_version: String::new(),
+            });
+        }
+        let Some(d) = out.get_mut(idx) else {
+            continue;
         };
-        match choose_language(set, idx, kind, record, now) {
-            Err(reason) => d.reason = Some(reason),
+        record_id_into(set, portal, record, &mut d.record_id)?;
+        d.portal.clone_from(&portal.name);
+        set_text(&mut d.sender_group, portal.group.as_deref());
+        d.rule_set_version.clone_from(&set.version);
+        d.event = kind;
+        d.time = now;
+        d.outcome = Outcome::Skipped;
+        d.reason = None;
+        d.message = None;
+        match choose_language_str(set, idx, kind, record, now) {
+            Err(reason) => {
+                d.reason = Some(reason);
+                d.record_name = None;
+                d.email = None;
+                d.language = None;
+            }
             Ok(language) => {
-                d.record_name = text(set, record, portal.identity.name);
-                d.language = Some(language);
+                set_text(
+                    &mut d.record_name,
+                    text_cow(set, record, portal.identity.name).as_deref(),
+                );
+                set_text(&mut d.language, Some(language));
                 d.outcome = Outcome::Invited;
                 // Borrowed: only the address kept in the decision is copied.
                 let raw_email = text_cow(set, record, portal.identity.email);
@@ -248,8 +291,9 @@ pub fn decide_with<R: Access + ?Sized>(
                         d.outcome = Outcome::Failed;
                         d.reason = Some(Reason::MissingEmail);
                         d.message = Some(String::from("the record has no email address"));
+                        d.email = None;
                     }
-                    Some(Ok(email)) => d.email = Some(email.to_string()),
+                    Some(Ok(email)) => set_text(&mut d.email, Some(email)),
                     Some(Err(e)) => {
                         d.outcome = Outcome::Failed;
                         d.reason = Some(if e.reason() == "missing-email" {
@@ -259,16 +303,26 @@ pub fn decide_with<R: Access + ?Sized>(
                         });
                         d.message = Some(e.to_string());
                         // Keep a mistyped address for the failure log; blanks are no address.
-                        d.email = raw_email
-                            .filter(|_| d.reason == Some(Reason::InvalidEmail))
-                            .map(Cow::into_owned);
+                        let kept = raw_email.filter(|_| d.reason == Some(Reason::InvalidEmail));
+                        set_text(&mut d.email, kept.as_deref());
                     }
                 }
             }
         }
-        out.push(d);
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Sets an optional string, reusing the memory of the one it replaces.
+fn set_text(slot: &mut Option<String>, value: Option<&str>) {
+    match (slot.as_mut(), value) {
+        (Some(s), Some(v)) => {
+            s.clear();
+            s.push_str(v);
+        }
+        (None, Some(v)) => *slot = Some(v.to_string()),
+        (_, None) => *slot = None,
+    }
 }
 
 /// Steps 1 to 3 of routing for portal number `idx`: the language, or why the portal skips.
@@ -279,6 +333,17 @@ pub fn choose_language<R: Access + ?Sized>(
     record: &R,
     now: DateTime<Utc>,
 ) -> Result<String, Reason> {
+    choose_language_str(set, idx, kind, record, now).map(str::to_string)
+}
+
+/// [`choose_language`], borrowing the language from the rule set.
+fn choose_language_str<'s, R: Access + ?Sized>(
+    set: &'s RuleSet,
+    idx: usize,
+    kind: EventKind,
+    record: &R,
+    now: DateTime<Utc>,
+) -> Result<&'s str, Reason> {
     let (Some(portal), Some(prog)) = (set.portals.get(idx), set.compiled.portals.get(idx)) else {
         return Err(Reason::NoLanguageMatched);
     };
@@ -299,10 +364,10 @@ pub fn choose_language<R: Access + ?Sized>(
             Some(op) => truth(set, op, record, now) == Truth::True,
         };
         if hit {
-            return Ok(b.language.clone());
+            return Ok(&b.language);
         }
     }
-    portal.otherwise.clone().ok_or(Reason::NoLanguageMatched)
+    portal.otherwise.as_deref().ok_or(Reason::NoLanguageMatched)
 }
 
 /// The projection `herald route` parses records with: the fields of every portal's identity

@@ -961,3 +961,48 @@ fn eight_threads_route_while_another_reloads_100_times() {
         seen.len()
     );
 }
+
+#[test]
+fn routing_into_reused_decisions_gives_what_route_parsed_gives() {
+    // `herald route` routes batch after batch into the same decisions; batches of other sizes,
+    // unroutable events and every outcome must leave nothing of the previous batch behind.
+    let fresh = engine();
+    let reused = engine();
+    let set = fresh.rules().unwrap();
+    let mut name_less = customer("n", Some("n@example.fr"));
+    name_less.as_object_mut().unwrap().remove("Full_Name");
+    let mut int_id = customer("x", Some("int@example.fr"));
+    int_id["id"] = json!(4217);
+    let records = [
+        customer("a", Some("a@example.fr")),
+        customer("b", None),
+        customer("c", Some("not an address")),
+        json!({"Full_Name": "no id"}),
+        customer("a", Some("a@example.fr")),
+        customer("d", Some("  d@example.fr ")),
+        name_less,
+        int_id,
+        customer("e", Some("")),
+        json!({"id": "f", "Plan": "free", "Email": "f@example.fr"}),
+    ];
+    let lines: Vec<String> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let kind = if i % 3 == 0 { "update" } else { "create" };
+            json!({"event": kind, "record": r}).to_string()
+        })
+        .collect();
+    let parsed: Vec<_> = lines
+        .iter()
+        .map(|l| herald::route::parse_event_line(l.as_bytes(), &set.compiled.projection).unwrap())
+        .collect();
+    let mut results = Vec::new();
+    for (start, len) in [(0, 3), (3, 1), (4, 6), (0, 10), (2, 0), (5, 5), (1, 2)] {
+        let batch = &parsed[start..start + len];
+        let want = fresh.route_parsed(&set, batch).unwrap();
+        reused.route_parsed_into(&set, batch, &mut results).unwrap();
+        assert_eq!(results, want, "batch {start}..{}", start + len);
+    }
+    assert_eq!(all_invitations(&reused), all_invitations(&fresh));
+}

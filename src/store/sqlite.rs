@@ -306,41 +306,40 @@ impl Store for SqliteStore {
             let mut insert_invitation = tx.prepare_cached(INSERT_INVITATION).map_err(map)?;
             let mut insert_failure = tx.prepare_cached(INSERT_FAILURE).map_err(map)?;
             let mut deactivate = tx.prepare_cached(DEACTIVATE).map_err(map)?;
-            // A batch's entries usually share one decision time: format it once.
-            let mut times = TimeText::default();
+            // Parameters are bound by index, and those a batch's entries usually share (portal,
+            // group, event, time, rule-set version) only when they differ from the previous
+            // row's: SQLite keeps a statement's bindings across executions, and binding text
+            // copies it.
+            let mut inv = SharedParams::default();
+            let mut fail = SharedParams::default();
             for entry in entries {
                 match entry {
                     LogEntry::Invited(i) => {
-                        let time = times.of(i.time)?;
-                        insert_invitation
-                            .execute(params![
-                                i.portal,
-                                i.record_id,
-                                i.record_name,
-                                i.language,
-                                i.sender_group,
-                                i.email,
-                                i.event.as_str(),
-                                time,
-                                i.rule_set_version,
-                            ])
-                            .map_err(map)?;
+                        let s = &mut insert_invitation;
+                        inv.portal(s, 1, Some(&i.portal)).map_err(map)?;
+                        s.raw_bind_parameter(2, &i.record_id).map_err(map)?;
+                        s.raw_bind_parameter(3, &i.record_name).map_err(map)?;
+                        s.raw_bind_parameter(4, &i.language).map_err(map)?;
+                        inv.group(s, 5, i.sender_group.as_deref()).map_err(map)?;
+                        s.raw_bind_parameter(6, &i.email).map_err(map)?;
+                        inv.event(s, 7, i.event).map_err(map)?;
+                        inv.time(s, 8, i.time)?.map_err(map)?;
+                        inv.version(s, 9, Some(&i.rule_set_version)).map_err(map)?;
+                        s.raw_execute().map_err(map)?;
                     }
                     LogEntry::Failed(f) | LogEntry::DeliveryFailed(f) => {
-                        let time = times.of(f.time)?;
-                        insert_failure
-                            .execute(params![
-                                f.portal,
-                                f.record_id,
-                                f.record_name,
-                                f.email,
-                                f.language,
-                                f.reason,
-                                f.message,
-                                time,
-                                f.rule_set_version,
-                            ])
+                        let s = &mut insert_failure;
+                        fail.portal(s, 1, Some(&f.portal)).map_err(map)?;
+                        s.raw_bind_parameter(2, &f.record_id).map_err(map)?;
+                        s.raw_bind_parameter(3, &f.record_name).map_err(map)?;
+                        s.raw_bind_parameter(4, &f.email).map_err(map)?;
+                        s.raw_bind_parameter(5, &f.language).map_err(map)?;
+                        s.raw_bind_parameter(6, &f.reason).map_err(map)?;
+                        s.raw_bind_parameter(7, &f.message).map_err(map)?;
+                        fail.time(s, 8, f.time)?.map_err(map)?;
+                        fail.version(s, 9, f.rule_set_version.as_deref())
                             .map_err(map)?;
+                        s.raw_execute().map_err(map)?;
                         if matches!(entry, LogEntry::DeliveryFailed(_)) {
                             deactivate
                                 .execute(params![f.portal, f.record_id])
@@ -459,21 +458,91 @@ impl Store for SqliteStore {
     }
 }
 
-/// The stored text of the last time formatted.
+/// The parameters of one insert statement that the rows of a batch usually share, as last
+/// bound (`None`: not bound yet in this batch). A cached statement comes back from the cache
+/// with its bindings cleared, so a new batch starts unbound.
 #[derive(Default)]
-struct TimeText {
+struct SharedParams<'e> {
+    portal: Option<Option<&'e str>>,
+    group: Option<Option<&'e str>>,
+    version: Option<Option<&'e str>>,
+    event: Option<EventKind>,
     time: Option<DateTime<Utc>>,
-    text: String,
 }
 
-impl TimeText {
-    fn of(&mut self, time: DateTime<Utc>) -> Result<&str, StoreError> {
-        if self.time != Some(time) {
-            self.text = format_time(storable_time(time)?);
+impl<'e> SharedParams<'e> {
+    fn portal(
+        &mut self,
+        stmt: &mut rusqlite::Statement<'_>,
+        index: usize,
+        value: Option<&'e str>,
+    ) -> rusqlite::Result<()> {
+        bind_changed(stmt, index, &mut self.portal, value)
+    }
+
+    fn group(
+        &mut self,
+        stmt: &mut rusqlite::Statement<'_>,
+        index: usize,
+        value: Option<&'e str>,
+    ) -> rusqlite::Result<()> {
+        bind_changed(stmt, index, &mut self.group, value)
+    }
+
+    fn version(
+        &mut self,
+        stmt: &mut rusqlite::Statement<'_>,
+        index: usize,
+        value: Option<&'e str>,
+    ) -> rusqlite::Result<()> {
+        bind_changed(stmt, index, &mut self.version, value)
+    }
+
+    fn event(
+        &mut self,
+        stmt: &mut rusqlite::Statement<'_>,
+        index: usize,
+        value: EventKind,
+    ) -> rusqlite::Result<()> {
+        if self.event != Some(value) {
+            stmt.raw_bind_parameter(index, value.as_str())?;
+            self.event = Some(value);
+        }
+        Ok(())
+    }
+
+    /// Binds the stored text of `time` when it differs from the last one bound. The outer
+    /// error is a time that cannot be stored, the inner one SQLite's.
+    fn time(
+        &mut self,
+        stmt: &mut rusqlite::Statement<'_>,
+        index: usize,
+        time: DateTime<Utc>,
+    ) -> Result<rusqlite::Result<()>, StoreError> {
+        if self.time == Some(time) {
+            return Ok(Ok(()));
+        }
+        let text = format_time(storable_time(time)?);
+        let bound = stmt.raw_bind_parameter(index, &text);
+        if bound.is_ok() {
             self.time = Some(time);
         }
-        Ok(&self.text)
+        Ok(bound)
     }
+}
+
+/// Binds `value` at `index` unless it is the value `last` bound there.
+fn bind_changed<'e>(
+    stmt: &mut rusqlite::Statement<'_>,
+    index: usize,
+    last: &mut Option<Option<&'e str>>,
+    value: Option<&'e str>,
+) -> rusqlite::Result<()> {
+    if *last != Some(value) {
+        stmt.raw_bind_parameter(index, value)?;
+        *last = Some(value);
+    }
+    Ok(())
 }
 
 struct RawFailure {

@@ -10,7 +10,6 @@ use herald::engine::Engine;
 use herald::event::EventKind;
 use herald::record::CompactRecord;
 use herald::route::{Decision, Outcome};
-use serde::Serialize;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 
@@ -23,7 +22,10 @@ const GROUP_LINES: usize = 1024;
 /// Groups the reader may run ahead of routing.
 const GROUPS_AHEAD: usize = 4;
 
-#[derive(Serialize)]
+/// An output line, as serde_json serializes it: the reference [`write_out_line`] is tested
+/// against.
+#[cfg(test)]
+#[derive(serde::Serialize)]
 struct OutLine<'a> {
     line: usize,
     record_id: &'a str,
@@ -136,10 +138,14 @@ struct Run<'a, W: Write> {
     batch: Vec<(EventKind, CompactRecord)>,
     filled: usize,
     lines: Vec<usize>,
+    /// The decisions of the last batch routed, kept to be routed into again.
+    results: Vec<Result<Vec<Decision>, herald::route::EventError>>,
     /// Problems with lines not yet reported, reported in line order when the batch is routed.
     notes: Vec<(usize, String)>,
     out: W,
     all: bool,
+    /// The output line being written.
+    line_buf: Vec<u8>,
     malformed: usize,
     routed: usize,
 }
@@ -206,8 +212,13 @@ impl<W: Write> Run<'_, W> {
         }
         let first = self.lines.first().copied().unwrap_or(0);
         let events = self.batch.get(..self.filled).unwrap_or(&[]);
-        let results = match self.engine.route_parsed(&self.set, events) {
-            Ok(r) => r,
+        // The previous batch's decisions are reused (see `Engine::route_parsed_into`).
+        let mut results = std::mem::take(&mut self.results);
+        match self
+            .engine
+            .route_parsed_into(&self.set, events, &mut results)
+        {
+            Ok(()) => {}
             Err(e) => {
                 self.report_notes();
                 return Err(format!(
@@ -239,6 +250,7 @@ impl<W: Write> Run<'_, W> {
         self.filled = 0;
         self.lines = lines;
         self.lines.clear();
+        self.results = results;
         written.map_err(|e| {
             format!(
                 "cannot write the output: {e}\nerror: the events up to line {last} were routed and \
@@ -251,16 +263,66 @@ impl<W: Write> Run<'_, W> {
         if d.outcome == Outcome::Skipped && !self.all {
             return Ok(());
         }
-        let o = OutLine {
-            line,
-            record_id: &d.record_id,
-            portal: &d.portal,
-            outcome: d.outcome,
-            language: d.language.as_deref(),
-            reason: d.reason.map(|r| r.as_str()),
-        };
-        serde_json::to_writer(&mut self.out, &o)?;
-        self.out.write_all(b"\n")
+        let buf = &mut self.line_buf;
+        buf.clear();
+        write_out_line(buf, line, d);
+        self.out.write_all(buf)
+    }
+}
+
+/// Writes a decision's output line, newline included: exactly what serde_json writes for an
+/// [`OutLine`], without its escaping pass over strings that need no escape (most of them).
+fn write_out_line(buf: &mut Vec<u8>, line: usize, d: &Decision) {
+    buf.extend_from_slice(b"{\"line\":");
+    push_decimal(buf, line);
+    buf.extend_from_slice(b",\"record_id\":");
+    push_json_str(buf, &d.record_id);
+    buf.extend_from_slice(b",\"portal\":");
+    push_json_str(buf, &d.portal);
+    buf.extend_from_slice(match d.outcome {
+        Outcome::Invited => b",\"outcome\":\"invited\",\"language\":".as_slice(),
+        Outcome::Failed => b",\"outcome\":\"failed\",\"language\":",
+        Outcome::Skipped => b",\"outcome\":\"skipped\",\"language\":",
+    });
+    match &d.language {
+        Some(l) => push_json_str(buf, l),
+        None => buf.extend_from_slice(b"null"),
+    }
+    buf.extend_from_slice(b",\"reason\":");
+    match d.reason {
+        Some(r) => push_json_str(buf, r.as_str()),
+        None => buf.extend_from_slice(b"null"),
+    }
+    buf.extend_from_slice(b"}\n");
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(buf: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        if let Some(d) = digits.get_mut(i) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(digits.get(i..).unwrap_or(&[]));
+}
+
+/// Appends `s` as a JSON string. serde_json escapes exactly `"`, the backslash and the control
+/// characters below U+0020; a string without them is written as it is, any other by serde_json.
+fn push_json_str(buf: &mut Vec<u8>, s: &str) {
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        // Writing to a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut *buf, s);
+    } else {
+        buf.push(b'"');
+        buf.extend_from_slice(s.as_bytes());
+        buf.push(b'"');
     }
 }
 
@@ -281,9 +343,11 @@ pub fn run<R: Read + Send + 'static>(engine: &Engine, input: R, all: bool) -> u8
         batch: Vec::with_capacity(BATCH),
         filled: 0,
         lines: Vec::with_capacity(BATCH),
+        results: Vec::new(),
         notes: Vec::new(),
         out: std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),
         all,
+        line_buf: Vec::with_capacity(256),
         malformed: 0,
         routed: 0,
     };
@@ -356,4 +420,63 @@ pub fn run<R: Read + Send + 'static>(engine: &Engine, input: R, all: bool) -> u8
         return 1;
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald::route::Reason;
+
+    #[test]
+    fn output_lines_are_what_serde_json_writes() {
+        let ids = [
+            "c000001",
+            "q\"uote\\back\u{1}ctl",
+            "tab\there",
+            "é\u{2028}x",
+            "ü/</script>",
+            "",
+        ];
+        let reasons = [None, Some(Reason::Paused), Some(Reason::InvalidEmail)];
+        let mut buf = Vec::new();
+        for (n, id) in ids.iter().enumerate() {
+            for outcome in [Outcome::Invited, Outcome::Failed, Outcome::Skipped] {
+                for reason in reasons {
+                    for language in [None, Some(String::from("fr")), Some(String::from("x\"y"))] {
+                        let d = Decision {
+                            portal: format!("Portal {id}"),
+                            record_id: (*id).to_string(),
+                            record_name: None,
+                            email: None,
+                            outcome,
+                            language: language.clone(),
+                            reason,
+                            message: None,
+                            sender_group: None,
+                            event: EventKind::Create,
+                            time: chrono::DateTime::UNIX_EPOCH,
+                            rule_set_version: String::new(),
+                        };
+                        let line = [0, 9, 10, n * 1_234_567, usize::MAX][n % 5];
+                        let o = OutLine {
+                            line,
+                            record_id: &d.record_id,
+                            portal: &d.portal,
+                            outcome: d.outcome,
+                            language: d.language.as_deref(),
+                            reason: d.reason.map(|r| r.as_str()),
+                        };
+                        let mut expected = serde_json::to_vec(&o).unwrap_or_default();
+                        expected.push(b'\n');
+                        buf.clear();
+                        write_out_line(&mut buf, line, &d);
+                        assert_eq!(
+                            String::from_utf8_lossy(&buf),
+                            String::from_utf8_lossy(&expected)
+                        );
+                    }
+                }
+            }
+        }
+    }
 }
