@@ -12,8 +12,10 @@ use pest::iterators::{Pair, Pairs};
 pub const MAX_LIST_LEN: usize = 100_000;
 
 pub(crate) struct Lowerer<'s> {
-    #[allow(dead_code)]
     src: &'s str,
+    /// The byte offsets of every `#` in `src`, in order: a span without one cannot end in a
+    /// comment, so [`Lowerer::line_span`] trims it without scanning it.
+    hashes: Vec<usize>,
     pub(crate) diags: Vec<Diagnostic>,
 }
 
@@ -66,6 +68,7 @@ impl<'s> Lowerer<'s> {
     pub(crate) fn new(src: &'s str) -> Lowerer<'s> {
         Lowerer {
             src,
+            hashes: src.match_indices('#').map(|(i, _)| i).collect(),
             diags: Vec::new(),
         }
     }
@@ -916,7 +919,12 @@ impl<'s> Lowerer<'s> {
     fn line_span(&self, pair: &Pair<'_, Rule>) -> Span {
         let span = span_of(pair);
         let text = self.src.get(span.start..span.end).unwrap_or("");
-        Span::new(span.start, span.start + trim_trivia_end(text).len())
+        let first_hash = self.hashes.partition_point(|&h| h < span.start);
+        let trimmed = match self.hashes.get(first_hash) {
+            Some(&h) if h < span.end => trim_trivia_end(text),
+            _ => text.trim_end(),
+        };
+        Span::new(span.start, span.start + trimmed.len())
     }
 
     fn portal_item(&mut self, pair: Pair<'_, Rule>) -> Option<PortalItem> {
