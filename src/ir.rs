@@ -4,7 +4,6 @@
 use crate::ast::TestOp;
 use crate::span::Span;
 use crate::value::{self, Value};
-use std::collections::HashMap;
 
 /// A resolved field: an index into the rule set's [`FieldTable`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -72,22 +71,45 @@ impl FieldInfo {
 #[derive(Debug, Clone, Default)]
 pub struct FieldTable {
     fields: Vec<FieldInfo>,
-    index: HashMap<(Option<usize>, Vec<String>), FieldId>,
+    /// Fields by the Fx hash of (schema, path): the first field with each hash.
+    index: rustc_hash::FxHashMap<u64, FieldId>,
+    /// Fields whose hash an earlier, different field already had (searched one by one).
+    spill: Vec<FieldId>,
+}
+
+/// The hash [`FieldTable`] indexes a (schema, path) by.
+fn field_key(schema: Option<usize>, path: &[String]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    schema.hash(&mut h);
+    path.hash(&mut h);
+    h.finish()
 }
 
 impl FieldTable {
     /// The id of a field, adding it when new.
     pub fn intern(&mut self, schema: Option<usize>, path: Vec<String>, kind: FieldKind) -> FieldId {
-        if let Some(id) = self.index.get(&(schema, path.clone())) {
-            return *id;
+        let key = field_key(schema, &path);
+        let is = |id: &FieldId| {
+            self.get(*id)
+                .is_some_and(|f| f.schema == schema && f.path == path)
+        };
+        let first = self.index.get(&key).copied();
+        if let Some(id) = first.filter(is) {
+            return id;
+        }
+        if first.is_some() {
+            if let Some(id) = self.spill.iter().copied().find(is) {
+                return id;
+            }
         }
         let id = FieldId(u32::try_from(self.fields.len()).unwrap_or(u32::MAX));
-        self.fields.push(FieldInfo {
-            path: path.clone(),
-            kind,
-            schema,
-        });
-        self.index.insert((schema, path), id);
+        self.fields.push(FieldInfo { path, kind, schema });
+        if first.is_some() {
+            self.spill.push(id);
+        } else {
+            self.index.insert(key, id);
+        }
         id
     }
 
@@ -420,5 +442,40 @@ fn absent(a: Absence) -> Read {
     Read {
         value: Value::Null,
         absence: Some(a),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn path(p: &str) -> Vec<String> {
+        p.split('.').map(String::from).collect()
+    }
+
+    #[test]
+    fn intern_gives_one_id_per_schema_and_path() {
+        let mut t = FieldTable::default();
+        let mut ids = Vec::new();
+        // Many fields, so that the index (not a short list) answers.
+        for schema in [None, Some(0), Some(1)] {
+            for i in 0..500 {
+                let p = path(&format!("f{i}.x"));
+                ids.push((schema, p.clone(), t.intern(schema, p, FieldKind::Text)));
+            }
+        }
+        assert_eq!(t.len(), 1500);
+        for (schema, p, id) in &ids {
+            assert_eq!(t.intern(*schema, p.clone(), FieldKind::Text), *id);
+            let info = t.get(*id).unwrap();
+            assert_eq!((&info.schema, &info.path), (schema, p));
+        }
+        assert_eq!(t.len(), 1500, "interning again added nothing");
+        // A path that is a prefix or an extension of another is another field.
+        let a = t.intern(None, path("f1"), FieldKind::Text);
+        let b = t.intern(None, path("f1.x.y"), FieldKind::Text);
+        assert_ne!(a, b);
+        assert_eq!(t.len(), 1502);
     }
 }
