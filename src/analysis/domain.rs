@@ -1057,14 +1057,16 @@ impl MaskCx<'_> {
     }
 
     /// One period of a leaf's masks (or of a negated leaf's), as whole words; `None` for
-    /// anything else.
+    /// anything else, and for a leaf without a pattern (an empty table or universe), which
+    /// [`MaskCx::eval`] then builds as all-unknown.
     fn pattern_of(&self, e: &Expr) -> Option<Masks> {
-        match e {
-            Expr::Leaf(field, table) => Some(self.pattern(self.n_opaque + field, table)),
-            Expr::Opaque(i) => Some(self.pattern(*i, &[Truth::False, Truth::True, Truth::Unknown])),
-            Expr::Not(x) => self.pattern_of(x).map(|m| Masks { t: m.f, f: m.t }),
-            _ => None,
-        }
+        let p = match e {
+            Expr::Leaf(field, table) => self.pattern(self.n_opaque + field, table),
+            Expr::Opaque(i) => self.pattern(*i, &[Truth::False, Truth::True, Truth::Unknown]),
+            Expr::Not(x) => return self.pattern_of(x).map(|m| Masks { t: m.f, f: m.t }),
+            _ => return None,
+        };
+        (!p.t.is_empty()).then_some(p)
     }
 
     /// A leaf whose truth depends on one dimension: `table[digit]`. The pattern of digits is
@@ -1276,6 +1278,33 @@ mod tests {
                 prop_assert!(ones <= u.size(), "bits set past the universe");
             }
         }
+    }
+
+    #[test]
+    fn a_leaf_with_an_empty_table_is_unknown_under_and_and_or() {
+        let strides = [1u64, 3];
+        let cx = MaskCx {
+            n_bits: 100,
+            words: 2,
+            strides: &strides,
+            n_opaque: 0,
+        };
+        let empty = Expr::Leaf(0, Vec::new());
+        let always = Expr::Leaf(1, vec![Truth::True; 3]);
+        let unknown = Masks {
+            t: vec![0, 0],
+            f: vec![0, 0],
+        };
+        assert_eq!(cx.eval(&empty), unknown);
+        assert_eq!(cx.eval(&Expr::And(vec![empty.clone(), always.clone()])), unknown);
+        assert_eq!(cx.eval(&Expr::Or(vec![empty.clone()])), unknown);
+        assert_eq!(
+            cx.eval(&Expr::Or(vec![Expr::Not(Box::new(empty)), always])),
+            Masks {
+                t: cx.full(),
+                f: vec![0, 0],
+            }
+        );
     }
 
     #[test]
