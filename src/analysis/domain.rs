@@ -1296,7 +1296,10 @@ mod tests {
             f: vec![0, 0],
         };
         assert_eq!(cx.eval(&empty), unknown);
-        assert_eq!(cx.eval(&Expr::And(vec![empty.clone(), always.clone()])), unknown);
+        assert_eq!(
+            cx.eval(&Expr::And(vec![empty.clone(), always.clone()])),
+            unknown
+        );
         assert_eq!(cx.eval(&Expr::Or(vec![empty.clone()])), unknown);
         assert_eq!(
             cx.eval(&Expr::Or(vec![Expr::Not(Box::new(empty)), always])),
