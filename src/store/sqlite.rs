@@ -316,20 +316,24 @@ impl Store for SqliteStore {
                 match entry {
                     LogEntry::Invited(i) => {
                         let s = &mut insert_invitation;
-                        inv.portal(s, 1, Some(&i.portal)).map_err(map)?;
+                        bind_changed(s, 1, &mut inv.portal, Some(i.portal.as_str()))
+                            .map_err(map)?;
                         s.raw_bind_parameter(2, &i.record_id).map_err(map)?;
                         s.raw_bind_parameter(3, &i.record_name).map_err(map)?;
                         s.raw_bind_parameter(4, &i.language).map_err(map)?;
-                        inv.group(s, 5, i.sender_group.as_deref()).map_err(map)?;
+                        bind_changed(s, 5, &mut inv.group, i.sender_group.as_deref())
+                            .map_err(map)?;
                         s.raw_bind_parameter(6, &i.email).map_err(map)?;
-                        inv.event(s, 7, i.event).map_err(map)?;
+                        bind_changed(s, 7, &mut inv.event, i.event.as_str()).map_err(map)?;
                         inv.time(s, 8, i.time)?.map_err(map)?;
-                        inv.version(s, 9, Some(&i.rule_set_version)).map_err(map)?;
+                        bind_changed(s, 9, &mut inv.version, Some(i.rule_set_version.as_str()))
+                            .map_err(map)?;
                         s.raw_execute().map_err(map)?;
                     }
                     LogEntry::Failed(f) | LogEntry::DeliveryFailed(f) => {
                         let s = &mut insert_failure;
-                        fail.portal(s, 1, Some(&f.portal)).map_err(map)?;
+                        bind_changed(s, 1, &mut fail.portal, Some(f.portal.as_str()))
+                            .map_err(map)?;
                         s.raw_bind_parameter(2, &f.record_id).map_err(map)?;
                         s.raw_bind_parameter(3, &f.record_name).map_err(map)?;
                         s.raw_bind_parameter(4, &f.email).map_err(map)?;
@@ -337,7 +341,7 @@ impl Store for SqliteStore {
                         s.raw_bind_parameter(6, &f.reason).map_err(map)?;
                         s.raw_bind_parameter(7, &f.message).map_err(map)?;
                         fail.time(s, 8, f.time)?.map_err(map)?;
-                        fail.version(s, 9, f.rule_set_version.as_deref())
+                        bind_changed(s, 9, &mut fail.version, f.rule_set_version.as_deref())
                             .map_err(map)?;
                         s.raw_execute().map_err(map)?;
                         if matches!(entry, LogEntry::DeliveryFailed(_)) {
@@ -466,51 +470,11 @@ struct SharedParams<'e> {
     portal: Option<Option<&'e str>>,
     group: Option<Option<&'e str>>,
     version: Option<Option<&'e str>>,
-    event: Option<EventKind>,
+    event: Option<&'static str>,
     time: Option<DateTime<Utc>>,
 }
 
-impl<'e> SharedParams<'e> {
-    fn portal(
-        &mut self,
-        stmt: &mut rusqlite::Statement<'_>,
-        index: usize,
-        value: Option<&'e str>,
-    ) -> rusqlite::Result<()> {
-        bind_changed(stmt, index, &mut self.portal, value)
-    }
-
-    fn group(
-        &mut self,
-        stmt: &mut rusqlite::Statement<'_>,
-        index: usize,
-        value: Option<&'e str>,
-    ) -> rusqlite::Result<()> {
-        bind_changed(stmt, index, &mut self.group, value)
-    }
-
-    fn version(
-        &mut self,
-        stmt: &mut rusqlite::Statement<'_>,
-        index: usize,
-        value: Option<&'e str>,
-    ) -> rusqlite::Result<()> {
-        bind_changed(stmt, index, &mut self.version, value)
-    }
-
-    fn event(
-        &mut self,
-        stmt: &mut rusqlite::Statement<'_>,
-        index: usize,
-        value: EventKind,
-    ) -> rusqlite::Result<()> {
-        if self.event != Some(value) {
-            stmt.raw_bind_parameter(index, value.as_str())?;
-            self.event = Some(value);
-        }
-        Ok(())
-    }
-
+impl SharedParams<'_> {
     /// Binds the stored text of `time` when it differs from the last one bound. The outer
     /// error is a time that cannot be stored, the inner one SQLite's.
     fn time(
@@ -532,11 +496,11 @@ impl<'e> SharedParams<'e> {
 }
 
 /// Binds `value` at `index` unless it is the value `last` bound there.
-fn bind_changed<'e>(
+fn bind_changed<T: PartialEq + Copy + ToSql>(
     stmt: &mut rusqlite::Statement<'_>,
     index: usize,
-    last: &mut Option<Option<&'e str>>,
-    value: Option<&'e str>,
+    last: &mut Option<T>,
+    value: T,
 ) -> rusqlite::Result<()> {
     if *last != Some(value) {
         stmt.raw_bind_parameter(index, value)?;
