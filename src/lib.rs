@@ -15,6 +15,7 @@ pub mod fmt;
 pub mod interop;
 pub mod interp;
 pub mod ir;
+mod jsonline;
 pub mod load;
 pub mod opt;
 pub mod print;

@@ -456,6 +456,37 @@ pub fn parse_event_line_into(
             "the line is nested deeper than {MAX_LINE_DEPTH} levels"
         ));
     }
+    if let Some(kind) = parse_fast(text, projection, record) {
+        return Ok(kind);
+    }
+    parse_event_line_reference(text, projection, record)
+}
+
+/// The fast path of [`parse_event_line_into`] (see `jsonline`): the event kind when the line
+/// is a valid event in the JSON shape it handles, `None` to parse it again with serde_json.
+fn parse_fast(
+    text: &str,
+    projection: &crate::record::Projection,
+    record: &mut crate::record::CompactRecord,
+) -> Option<EventKind> {
+    let mut de = crate::jsonline::Fast::new(text);
+    let (kind, has_record) =
+        serde::Deserializer::deserialize_any(&mut de, LineVisitor { projection, record }).ok()?;
+    de.end().ok()?;
+    match kind {
+        Some(Ok(kind)) if has_record => Some(kind),
+        _ => None,
+    }
+}
+
+/// [`parse_event_line_into`] with serde_json alone, after the UTF-8 and depth checks: the
+/// reference the fast path is tested against, and the path that words every error.
+#[doc(hidden)]
+pub fn parse_event_line_reference(
+    text: &str,
+    projection: &crate::record::Projection,
+    record: &mut crate::record::CompactRecord,
+) -> Result<EventKind, String> {
     let mut de = serde_json::Deserializer::from_str(text);
     let parsed = serde::Deserializer::deserialize_any(&mut de, LineVisitor { projection, record });
     let (kind, has_record) = match parsed {
@@ -660,6 +691,360 @@ mod tests {
             };
             assert!(!full.get(slot).view().is_null(), "{name}");
             assert_eq!(!routing.get(slot).view().is_null(), kept, "{name}");
+        }
+    }
+
+    /// The example rule set, loaded.
+    fn example_set() -> RuleSet {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/monprofil/rules");
+        let Ok(loaded) = crate::load::load(&dir) else {
+            unreachable!("the example rules load")
+        };
+        let Some(set) = loaded.rule_set else {
+            unreachable!("the example rules check")
+        };
+        set
+    }
+
+    /// What the reference path makes of a line: the kind and the record's debug text (which,
+    /// unlike `==`, tells `-0.0` from `0.0`), or the error.
+    fn reference(line: &[u8], projection: &crate::record::Projection) -> Result<String, String> {
+        let text = std::str::from_utf8(line).map_err(|e| e.to_string())?;
+        let mut record = crate::record::CompactRecord::default();
+        parse_event_line_reference(text, projection, &mut record)
+            .map(|k| format!("{k:?} {record:?}"))
+    }
+
+    #[test]
+    fn the_fast_path_reads_every_example_event_as_serde_json_does() {
+        let set = example_set();
+        let projections = [set.compiled.projection.clone(), routing_projection(&set)];
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/monprofil/events.jsonl");
+        let Ok(events) = std::fs::read_to_string(path) else {
+            unreachable!("the example events are readable")
+        };
+        let mut lines = 0;
+        for line in events.lines() {
+            for projection in &projections {
+                let mut record = crate::record::CompactRecord::default();
+                let Some(kind) = parse_fast(line, projection, &mut record) else {
+                    unreachable!("the fast path gave up on an example event: {line}")
+                };
+                assert_eq!(
+                    Ok(format!("{kind:?} {record:?}")),
+                    reference(line.as_bytes(), projection)
+                );
+            }
+            lines += 1;
+        }
+        assert_eq!(lines, 1000);
+    }
+
+    /// A projection of every field kind, nested objects, and a field that is also a prefix.
+    fn all_kinds_projection() -> crate::record::Projection {
+        use crate::ir::{FieldKind as K, FieldTable};
+        let mut fields = FieldTable::default();
+        for (path, kind) in [
+            ("a", K::Text),
+            ("b", K::Integer),
+            ("c", K::Decimal),
+            ("d", K::Boolean),
+            ("e", K::Date),
+            ("f", K::DateTime),
+            ("g", K::Multiselect),
+            ("h", K::Dynamic),
+            ("o", K::Object),
+            ("o.a", K::Text),
+            ("o.b.h", K::Dynamic),
+            ("p.b", K::Integer),
+        ] {
+            fields.intern(None, path.split('.').map(String::from).collect(), kind);
+        }
+        crate::record::Projection::of(&fields)
+    }
+
+    #[test]
+    fn the_fast_path_reads_valid_json_and_leaves_the_rest_to_serde_json() {
+        let projection = all_kinds_projection();
+        let accepted = [
+            r#"{"event":"create","record":{"a":"Léa 😀, more than eight bytes","b":7}}"#,
+            r#"{"event":"update","record":{"h":-0,"c":1e2,"b":9223372036854775808,"d":true}}"#,
+            r#"{"event":"create","record":{"h":-9223372036854775809,"c":-0.0,"e":"2025-01-01"}}"#,
+            r#"{"event":"create","record":{"o":{"a":"x","b":{"h":[1,{"k":null}]}},"p":{"b":5}}}"#,
+            r#"{"event":"create","record":{"g":["a","b"],"x":[[],{},"s",1.5e-3,null,false]}}"#,
+            "\t{ \"record\" :\r\n{ \"a\" : \"x\" } , \"event\" : \"update\" , \"n\" : 1 }\n ",
+            r#"{"event":"create","record":{"a":1,"a":"second wins","f":"2025-01-01T00:00:00Z"}}"#,
+            "{\"event\":\"create\",\"record\":{\"x\":1e400,\"h\":\"\u{7f}\"}}",
+        ];
+        let refused = [
+            r#"{"event":"create","record":{"g":["a",]}}"#,
+            r#"{"event":"create","record":{"x":[,1]}}"#,
+            r#"{"event":"create","record":{"x":[1,]}}"#,
+            r#"{"event":"create","record":{"x":{"k":1,}}}"#,
+            r#"{"event":"create","record":{"x":{,"k":1}}}"#,
+            "{\"event\":\"create\",\"record\":{\"a\":\"\u{1f}\"}}",
+            "{\"event\":\"create\",\"record\":{\"a\":\"more than eight \u{1f} bytes\"}}",
+            r#"{"event":"create","record":{"b":01}}"#,
+            r#"{"event":"create","record":{"x":01}}"#,
+            r#"{"event":"create","record":{"x":-01.5}}"#,
+            r#"{"event":"create","record":{,"a":"x"}}"#,
+            r#"{,"event":"create","record":{}}"#,
+            r#"{"event":"create","record":{"x":{"k":1 "j":2}}}"#,
+            r#"{"event":"create","record":{"x":[1 2]}}"#,
+            r#"{"event":"create","record":{"a":"x" "b":1}}"#,
+            r#"{"event":"create","record":{"g":["a" "b"]}}"#,
+            r#"{"event":"create","record":{"b":1.}}"#,
+            r#"{"event":"create","record":{"b":-}}"#,
+            r#"{"event":"create","record":{"b":1e400}}"#,
+            r#"{"event":"create","record":{"a":"x"},}"#,
+            r#"{"event":"create","record":{"a":"x"}} {}"#,
+            r#"{"event":"create","record":{"a":"\u00e9"}}"#,
+            r#"{"event":"cr\u0065ate","record":{}}"#,
+            r#"{"event":"delete","record":{}}"#,
+            r#"{"event":"create"}"#,
+            r#"{"event":"create","record":[]}"#,
+            "{\"event\":\"create\",\"record\":{}}\u{b}",
+            r#"{"event":"create","record":{"x":nul}}"#,
+        ];
+        for line in accepted {
+            let mut record = crate::record::CompactRecord::default();
+            let Some(kind) = parse_fast(line, &projection, &mut record) else {
+                unreachable!("the fast path gave up on {line}")
+            };
+            assert_eq!(
+                Ok(format!("{kind:?} {record:?}")),
+                reference(line.as_bytes(), &projection),
+                "{line}"
+            );
+        }
+        for line in refused {
+            let mut record = crate::record::CompactRecord::default();
+            assert_eq!(parse_fast(line, &projection, &mut record), None, "{line}");
+        }
+    }
+
+    mod differential {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Number tokens serde_json accepts, including those it reads specially.
+        const NUMBERS: &[&str] = &[
+            "0",
+            "-0",
+            "7",
+            "-12",
+            "18",
+            "1.5",
+            "-0.0",
+            "2.50",
+            "1e5",
+            "1E+2",
+            "1e-2",
+            "0.1e1",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "18446744073709551615",
+            "18446744073709551616",
+            "123456789012345678901234567890",
+            "0.30000000000000004",
+            "4.9e-324",
+            "1.7976931348623157e308",
+            "1e400",
+        ];
+
+        /// String contents: plain, dates, non-ASCII.
+        const STRINGS: &[&str] = &[
+            "",
+            "FR",
+            "paid",
+            "vip",
+            "2025-01-01",
+            "2025-13-01",
+            "2025-01-01T00:00:00Z",
+            "2025-01-01T01:00:48+01:00",
+            "Léa",
+            "😀",
+            "a@b.fr",
+            "create",
+            "a long string of more than eight bytes",
+            "raw\u{7f}del",
+        ];
+
+        /// Valid escapes, which the fast path leaves to serde_json.
+        const ESCAPED: &[&str] = &[r"\\", r#"\""#, r"x\ny", r"\u00e9", r"\ud83d\ude00", r"\/"];
+
+        /// Tokens serde_json refuses (or reads only in some places).
+        const INVALID: &[&str] = &[
+            "01",
+            "-",
+            "1.",
+            ".5",
+            "2.5e",
+            "+1",
+            "0x10",
+            "nul",
+            "True",
+            "-1e400",
+            r#""\ud800""#,
+            r#""\u12""#,
+            "\"\u{1f}\"",
+            r#""\q""#,
+            "\"raw\u{1}ctl\"",
+            "\"raw\ttab\"",
+            "\"x",
+            "'s'",
+            "]",
+            "}",
+        ];
+
+        const KEYS: &[&str] = &[
+            "a", "b", "c", "d", "e", "f", "g", "h", "o", "p", "x", "event", "record", "",
+        ];
+
+        fn key() -> impl Strategy<Value = &'static str> + Clone {
+            prop_oneof![40 => prop::sample::select(KEYS), 1 => prop::sample::select(&[r"\u0061", r"e\u0076ent"][..])]
+        }
+
+        fn ws() -> impl Strategy<Value = &'static str> + Clone {
+            prop_oneof![
+                1000 => prop::sample::select(&["", "", "", " ", "\n", "\t ", "\r\n"][..]),
+                1 => prop::sample::select(&["\u{b}", "\u{a0}", "\u{c}"][..]),
+            ]
+        }
+
+        fn string() -> impl Strategy<Value = String> + Clone {
+            prop_oneof![40 => prop::sample::select(STRINGS), 1 => prop::sample::select(ESCAPED)]
+                .prop_map(|s| format!("\"{s}\""))
+        }
+
+        fn value() -> impl Strategy<Value = String> + Clone {
+            let leaf = prop_oneof![
+                // Weighted so that most lines hold no invalid token, and the fast path reads them.
+                30 => prop::sample::select(&["null", "true", "false"][..]).prop_map(String::from),
+                60 => prop::sample::select(NUMBERS).prop_map(String::from),
+                100 => string(),
+                1 => prop::sample::select(INVALID).prop_map(String::from),
+            ];
+            leaf.prop_recursive(4, 24, 5, |inner| {
+                prop_oneof![
+                    (prop::collection::vec((inner.clone(), ws()), 0..4), 0..20u8).prop_map(
+                        |(items, trailing)| {
+                            let body: Vec<String> = items
+                                .into_iter()
+                                .map(|(v, w)| format!("{w}{v}{w}"))
+                                .collect();
+                            let comma = if trailing == 0 && !body.is_empty() {
+                                ","
+                            } else {
+                                ""
+                            };
+                            format!("[{}{comma}]", body.join(","))
+                        }
+                    ),
+                    object(inner),
+                ]
+            })
+        }
+
+        fn object(
+            inner: impl Strategy<Value = String> + Clone,
+        ) -> impl Strategy<Value = String> + Clone {
+            (prop::collection::vec((key(), inner, ws()), 0..6), 0..20u8).prop_map(
+                |(entries, trailing)| {
+                    let body: Vec<String> = entries
+                        .into_iter()
+                        .map(|(k, v, w)| format!("{w}\"{k}\"{w}:{w}{v}{w}"))
+                        .collect();
+                    let comma = if trailing == 0 && !body.is_empty() {
+                        ","
+                    } else {
+                        ""
+                    };
+                    format!("{{{}{comma}}}", body.join(","))
+                },
+            )
+        }
+
+        /// An event line: mostly well formed, sometimes not, sometimes cut short or with a
+        /// stray byte.
+        fn line() -> impl Strategy<Value = Vec<u8>> {
+            let kind = prop::sample::select(
+                &[
+                    r#""create""#,
+                    r#""update""#,
+                    r#""create""#,
+                    r#""update""#,
+                    r#""delete""#,
+                    r#""cr\u0065ate""#,
+                    "1",
+                ][..],
+            );
+            // Other top-level keys, now and then `event` or `record` again.
+            let extra_key =
+                prop_oneof![20 => prop::sample::select(&["x", "meta", "a"][..]), 1 => key()];
+            let extra = (extra_key, value());
+            let entries = (
+                kind,
+                object(value()),
+                prop::collection::vec(extra, 0..3),
+                any::<u8>(),
+            );
+            let well_formed =
+                (entries, ws(), ws()).prop_map(|((kind, record, extra, order), w1, w2)| {
+                    let mut parts = vec![
+                        format!("\"event\":{w1}{kind}"),
+                        format!("\"record\"{w2}:{record}"),
+                    ];
+                    parts.extend(extra.into_iter().map(|(k, v)| format!("\"{k}\":{v}")));
+                    if order & 1 == 1 {
+                        parts.reverse();
+                    }
+                    if order % 8 == 2 {
+                        parts.truncate(1);
+                    }
+                    let trailer = if order % 16 == 4 { " x" } else { "" };
+                    format!("{w1}{{{}}}{w2}{trailer}", parts.join(","))
+                });
+            (well_formed, any::<u16>(), any::<u8>(), 0..10u8).prop_map(
+                |(text, at, byte, damage)| {
+                    let mut bytes = text.into_bytes();
+                    let at = usize::from(at) % (bytes.len() + 1);
+                    match damage {
+                        0 => bytes.truncate(at),
+                        1 => bytes.insert(at, byte),
+                        _ => {}
+                    }
+                    bytes
+                },
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4000))]
+
+            /// Whatever the line, routing reads it exactly as serde_json alone does (the same
+            /// kind and record, or the same error), and the fast path never accepts a line that
+            /// serde_json refuses or reads differently.
+            #[test]
+            fn the_fast_path_agrees_with_serde_json(line in line()) {
+                let projection = all_kinds_projection();
+                let expected = reference(&line, &projection);
+                let mut record = crate::record::CompactRecord::default();
+                let routed = parse_event_line_into(&line, &projection, &mut record)
+                    .map(|k| format!("{k:?} {record:?}"));
+                if let Ok(text) = std::str::from_utf8(&line) {
+                    let mut fast = crate::record::CompactRecord::default();
+                    if let Some(k) = parse_fast(text, &projection, &mut fast) {
+                        prop_assert_eq!(Ok(format!("{k:?} {fast:?}")), expected.clone());
+                    }
+                    prop_assert_eq!(routed, expected);
+                } else {
+                    prop_assert!(routed.is_err());
+                }
+            }
         }
     }
 
