@@ -247,18 +247,29 @@ impl Engine {
             if results.len() == i {
                 results.push(Ok(Vec::new()));
             }
-            let Some(result) = results.get_mut(i) else {
-                continue;
-            };
-            if result.is_err() {
-                *result = Ok(Vec::new());
-            }
-            if let Ok(decisions) = result {
-                if let Err(e) = route::decide_into(set, *kind, record, now, decisions) {
-                    *result = Err(e);
-                }
+            if let Some(result) = results.get_mut(i) {
+                route::decide_result_into(set, *kind, record, now, result);
             }
         }
+        self.commit_in_place(results)
+    }
+
+    /// The time of the engine's clock: the `now` events are decided at.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// Logs events decided by the caller (with [`route::decide_result_into`], against a rule
+    /// set of [`Engine::rules`], at [`Engine::now`]): the second half of
+    /// [`Engine::route_parsed_into`]. It applies the already-invited check, logs the
+    /// invitations and failures in one transaction, and leaves the final decisions in
+    /// `results` once they are durable. `herald route` decides each event as soon as it is
+    /// parsed, while its record is in the CPU's cache, and logs them batch by batch. On error
+    /// nothing was logged and the decisions are unspecified.
+    pub fn commit_decided(
+        &self,
+        results: &mut [Result<Vec<Decision>, EventError>],
+    ) -> Result<(), EngineError> {
         self.commit_in_place(results)
     }
 

@@ -231,6 +231,25 @@ pub fn decide_with<R: Access + ?Sized>(
     Ok(out)
 }
 
+/// [`decide_into`] into one event's result, which may hold the decisions (or the error) of an
+/// earlier event: its decisions are reused when it has some.
+pub fn decide_result_into<R: Access + ?Sized>(
+    set: &RuleSet,
+    kind: EventKind,
+    record: &R,
+    now: DateTime<Utc>,
+    result: &mut Result<Vec<Decision>, EventError>,
+) {
+    if result.is_err() {
+        *result = Ok(Vec::new());
+    }
+    if let Ok(decisions) = result {
+        if let Err(e) = decide_into(set, kind, record, now, decisions) {
+            *result = Err(e);
+        }
+    }
+}
+
 /// [`decide_with`] into `out`, reusing its decisions and the memory of their strings: `out`
 /// ends up holding exactly what `decide_with` returns. On error its content is unspecified.
 pub fn decide_into<R: Access + ?Sized>(

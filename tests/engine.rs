@@ -968,6 +968,9 @@ fn routing_into_reused_decisions_gives_what_route_parsed_gives() {
     // unroutable events and every outcome must leave nothing of the previous batch behind.
     let fresh = engine();
     let reused = engine();
+    // And as `herald route` does now: each event decided as it is parsed, into one reused
+    // record, the batch logged with `commit_decided`.
+    let decided = engine();
     let set = fresh.rules().unwrap();
     let mut name_less = customer("n", Some("n@example.fr"));
     name_less.as_object_mut().unwrap().remove("Full_Name");
@@ -998,11 +1001,34 @@ fn routing_into_reused_decisions_gives_what_route_parsed_gives() {
         .map(|l| herald::route::parse_event_line(l.as_bytes(), &set.compiled.projection).unwrap())
         .collect();
     let mut results = Vec::new();
+    let mut one_by_one = Vec::new();
+    let mut record = herald::record::CompactRecord::default();
     for (start, len) in [(0, 3), (3, 1), (4, 6), (0, 10), (2, 0), (5, 5), (1, 2)] {
         let batch = &parsed[start..start + len];
         let want = fresh.route_parsed(&set, batch).unwrap();
         reused.route_parsed_into(&set, batch, &mut results).unwrap();
         assert_eq!(results, want, "batch {start}..{}", start + len);
+        let now = decided.now();
+        for (i, line) in lines[start..start + len].iter().enumerate() {
+            let kind = herald::route::parse_event_line_into(
+                line.as_bytes(),
+                &set.compiled.projection,
+                &mut record,
+            )
+            .unwrap();
+            if one_by_one.len() == i {
+                one_by_one.push(Ok(Vec::new()));
+            }
+            herald::route::decide_result_into(&set, kind, &record, now, &mut one_by_one[i]);
+        }
+        decided.commit_decided(&mut one_by_one[..len]).unwrap();
+        assert_eq!(
+            &one_by_one[..len],
+            &want[..],
+            "batch {start}..{} decided one by one",
+            start + len
+        );
     }
     assert_eq!(all_invitations(&reused), all_invitations(&fresh));
+    assert_eq!(all_invitations(&decided), all_invitations(&fresh));
 }

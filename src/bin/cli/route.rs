@@ -1,13 +1,13 @@
 //! `herald route`: JSON Lines in, decisions out, every printed decision logged first.
 //!
 //! A reader thread splits the input into lines and hands them over in groups; the routing
-//! thread gathers events into batches of up to [`BATCH`] and routes and logs each batch in one
+//! thread parses each line into one reused record and decides it at once, while the record is
+//! in the CPU's cache, then logs each batch of up to [`BATCH`] decided events in one
 //! transaction before printing its decisions. A batch is also routed as soon as no more input
 //! is ready, so a host that pipes one event at a time gets each decision without closing its
 //! end, while a file or a fast pipe fills whole batches.
 
 use herald::engine::Engine;
-use herald::event::EventKind;
 use herald::record::CompactRecord;
 use herald::route::{Decision, Outcome};
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
@@ -133,13 +133,16 @@ struct Run<'a, W: Write> {
     set: std::sync::Arc<herald::rules::RuleSet>,
     /// `herald::route::routing_projection(&set)`: without the fields only paused portals read.
     projection: herald::record::Projection,
-    /// The events waiting to be routed are `batch[..filled]`, and their line numbers. The
-    /// records beyond are kept to be parsed into again (see `parse_event_line_into`).
-    batch: Vec<(EventKind, CompactRecord)>,
+    /// The record every line is parsed into.
+    record: CompactRecord,
+    /// The decided events waiting to be logged are `results[..filled]`, and `lines` their line
+    /// numbers. The decisions beyond are kept to be decided into again (see
+    /// `herald::route::decide_into`).
+    results: Vec<Result<Vec<Decision>, herald::route::EventError>>,
     filled: usize,
     lines: Vec<usize>,
-    /// The decisions of the last batch routed, kept to be routed into again.
-    results: Vec<Result<Vec<Decision>, herald::route::EventError>>,
+    /// The time the batch's events are decided at: the clock when its first event came.
+    now: chrono::DateTime<chrono::Utc>,
     /// Problems with lines not yet reported, reported in line order when the batch is routed.
     notes: Vec<(usize, String)>,
     out: W,
@@ -169,21 +172,23 @@ impl<W: Write> Run<'_, W> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return;
         }
-        if self.filled == self.batch.len() {
-            self.batch
-                .push((EventKind::Create, CompactRecord::default()));
+        let kind =
+            match herald::route::parse_event_line_into(bytes, &self.projection, &mut self.record) {
+                Ok(kind) => kind,
+                Err(msg) => return self.note(line_no, msg),
+            };
+        if self.filled == 0 {
+            self.now = self.engine.now();
         }
-        let Some((kind, record)) = self.batch.get_mut(self.filled) else {
+        if self.filled == self.results.len() {
+            self.results.push(Ok(Vec::new()));
+        }
+        let Some(result) = self.results.get_mut(self.filled) else {
             return;
         };
-        match herald::route::parse_event_line_into(bytes, &self.projection, record) {
-            Ok(k) => {
-                *kind = k;
-                self.filled += 1;
-                self.lines.push(line_no);
-            }
-            Err(msg) => self.note(line_no, msg),
-        }
+        herald::route::decide_result_into(&self.set, kind, &self.record, self.now, result);
+        self.filled += 1;
+        self.lines.push(line_no);
     }
 
     fn note(&mut self, line_no: usize, msg: String) {
@@ -211,13 +216,9 @@ impl<W: Write> Run<'_, W> {
             return Ok(());
         }
         let first = self.lines.first().copied().unwrap_or(0);
-        let events = self.batch.get(..self.filled).unwrap_or(&[]);
-        // The previous batch's decisions are reused (see `Engine::route_parsed_into`).
         let mut results = std::mem::take(&mut self.results);
-        match self
-            .engine
-            .route_parsed_into(&self.set, events, &mut results)
-        {
+        let decided = results.get_mut(..self.filled).unwrap_or(&mut []);
+        match self.engine.commit_decided(decided) {
             Ok(()) => {}
             Err(e) => {
                 self.report_notes();
@@ -340,10 +341,11 @@ pub fn run<R: Read + Send + 'static>(engine: &Engine, input: R, all: bool) -> u8
         engine,
         projection: herald::route::routing_projection(&set),
         set,
-        batch: Vec::with_capacity(BATCH),
+        record: CompactRecord::default(),
+        results: Vec::with_capacity(BATCH),
         filled: 0,
         lines: Vec::with_capacity(BATCH),
-        results: Vec::new(),
+        now: engine.now(),
         notes: Vec::new(),
         out: std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),
         all,
