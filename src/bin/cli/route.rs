@@ -455,7 +455,7 @@ mod tests {
                             reason,
                             message: None,
                             sender_group: None,
-                            event: EventKind::Create,
+                            event: herald::event::EventKind::Create,
                             time: chrono::DateTime::UNIX_EPOCH,
                             rule_set_version: String::new(),
                         };
