@@ -759,3 +759,66 @@ fn stored_times_are_fixed_width_text() {
         .unwrap();
     assert_eq!(text, "2026-11-18T11:16:04.123456Z");
 }
+
+#[test]
+fn large_batches_with_varied_invitations_log_what_the_memory_store_logs() {
+    // SQLite inserts invitations 16 rows per statement, each row position rebinding only the
+    // values that changed; the memory store is the reference.
+    let batch = |round: i64| -> Vec<LogEntry> {
+        let mut entries = Vec::new();
+        for n in 0..45i64 {
+            let mut i = inv(
+                ["Customers", "Partners", "Beta"][(n % 3) as usize],
+                &format!("r{round}-{n}"),
+                round * 100 + n % 2,
+            );
+            if n % 4 == 0 {
+                i.sender_group = None;
+            }
+            if n % 5 == 0 {
+                i.record_name = None;
+                i.event = EventKind::Update;
+            }
+            if n % 6 == 0 {
+                i.rule_set_version = format!("v{round}");
+            }
+            i.language = ["fr", "de", "en-GB"][(n % 3) as usize].to_string();
+            entries.push(LogEntry::Invited(i));
+            if n % 7 == 3 {
+                entries.push(LogEntry::Failed(fail(
+                    "Customers",
+                    &format!("f{round}-{n}"),
+                    "invalid-email",
+                    round * 100,
+                )));
+            }
+            if n == 40 {
+                // The invitation of record n = 39 (Customers) is still waiting for a full
+                // multi-row insert when its delivery fails.
+                entries.push(LogEntry::DeliveryFailed(fail(
+                    "Customers",
+                    &format!("r{round}-39"),
+                    "bounce",
+                    round * 100 + 1,
+                )));
+            }
+        }
+        entries
+    };
+    let mut memory = MemoryStore::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut file = SqliteStore::open(&dir.path().join("herald.db")).unwrap();
+    for round in 0..2 {
+        let entries = batch(round);
+        memory.append(&entries).unwrap();
+        file.append(&entries).unwrap();
+    }
+    // The query lists the invitations still standing: two were undone by their bounce.
+    assert_eq!(all_invitations(&mut file), all_invitations(&mut memory));
+    assert_eq!(all_invitations(&mut file).len(), 88);
+    assert_eq!(all_failures(&mut file), all_failures(&mut memory));
+    let keys = file.invited_keys().unwrap();
+    assert_eq!(keys.len(), 88);
+    assert!(!keys.contains(&key("Customers", "r1-39")));
+    assert_eq!(keys, memory.invited_keys().unwrap());
+}
