@@ -80,11 +80,16 @@ const INVITATION_PARAMS: usize = 9;
 
 /// `INSERT_INVITATION` for [`ROWS_PER_INSERT`] rows: row `r` takes parameters
 /// `9r + 1 ..= 9r + 9`, in the order of `INSERT_INVITATION`.
+///
+/// `OR FAIL`: with the default `ABORT`, SQLite undoes a failed statement's earlier rows, so a
+/// statement that writes several rows first copies every page it touches to a statement
+/// journal, a temporary file (measured: 8 times as many `pwrite` calls for `herald route`).
+/// `FAIL` keeps them instead, and that is enough here: any error drops the whole transaction.
 fn insert_invitations_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
         let mut sql = String::from(
-            "INSERT INTO invitations
+            "INSERT OR FAIL INTO invitations
     (portal, record_id, record_name, language, sender_group, email, event, time,
      rule_set_version, active)
     VALUES ",
