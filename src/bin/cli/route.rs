@@ -51,20 +51,9 @@ fn read_capped_line<R: BufRead>(
     buf: &mut Vec<u8>,
     cap: usize,
 ) -> std::io::Result<Option<usize>> {
-    // `read_until` finds the newline with a fast `memchr`.
-    let n = input.by_ref().take(cap as u64 + 1).read_until(b'\n', buf)?;
-    if n == 0 {
-        return Ok(None);
-    }
-    if buf.last() == Some(&b'\n') {
-        buf.pop();
-        return Ok(Some(n - 1));
-    }
-    if n <= cap {
-        return Ok(Some(n)); // the last line, without a newline
-    }
-    // Over the limit: skip the rest of the line, counting it.
-    let mut total = n;
+    // The newline is found with the `memchr` crate's vectorized search: `read_until` uses
+    // the standard library's word-at-a-time one (3% of `herald route`'s instructions).
+    let mut total = 0usize;
     loop {
         let chunk = match input.fill_buf() {
             Ok(c) => c,
@@ -72,15 +61,20 @@ fn read_capped_line<R: BufRead>(
             Err(e) => return Err(e),
         };
         if chunk.is_empty() {
-            return Ok(Some(total));
+            // The end: the last line had no newline, or there is no line.
+            return Ok((total > 0).then_some(total));
         }
-        match chunk.iter().position(|b| *b == b'\n') {
+        // Only the first `cap + 1` bytes of a line are kept: enough to tell it is too long.
+        let room = (cap + 1).saturating_sub(total);
+        match memchr::memchr(b'\n', chunk) {
             Some(i) => {
+                buf.extend_from_slice(chunk.get(..i.min(room)).unwrap_or_default());
                 input.consume(i + 1);
                 return Ok(Some(total + i));
             }
             None => {
                 let len = chunk.len();
+                buf.extend_from_slice(chunk.get(..len.min(room)).unwrap_or_default());
                 total += len;
                 input.consume(len);
             }
@@ -427,6 +421,45 @@ pub fn run<R: Read + Send + 'static>(engine: &Engine, input: R, all: bool) -> u8
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every line `read_capped_line` gives for `input`, read through a buffer of `capacity`
+    /// bytes: (kept bytes, full length).
+    fn capped_lines(input: &[u8], capacity: usize, cap: usize) -> Vec<(Vec<u8>, usize)> {
+        let mut reader = std::io::BufReader::with_capacity(capacity, input);
+        let mut lines = Vec::new();
+        loop {
+            let mut buf = Vec::new();
+            match read_capped_line(&mut reader, &mut buf, cap) {
+                Ok(Some(len)) => lines.push((buf, len)),
+                Ok(None) => return lines,
+                Err(e) => unreachable!("reading a slice cannot fail: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn capped_lines_split_at_newlines_and_keep_a_prefix_of_long_lines() {
+        let input = b"ab\n\nabcdef\nabcd\nlast";
+        for capacity in [1, 2, 3, 5, 64] {
+            assert_eq!(
+                capped_lines(input, capacity, 4),
+                vec![
+                    (b"ab".to_vec(), 2),
+                    (Vec::new(), 0),
+                    (b"abcde".to_vec(), 6),
+                    (b"abcd".to_vec(), 4),
+                    (b"last".to_vec(), 4),
+                ],
+                "buffer of {capacity} bytes"
+            );
+        }
+        assert_eq!(capped_lines(b"", 8, 4), vec![]);
+        assert_eq!(capped_lines(b"\n", 8, 4), vec![(Vec::new(), 0)]);
+        assert_eq!(
+            capped_lines(b"abcdefgh", 3, 4),
+            vec![(b"abcde".to_vec(), 8)]
+        );
+    }
     use herald::route::Reason;
 
     #[test]
