@@ -72,6 +72,9 @@ pub fn short_key(b: &[u8]) -> u64 {
 pub enum StrSet {
     /// Up to 8 strings.
     Few(Box<[StrConst]>),
+    /// Up to 64 strings of at most 8 bytes each, as (length, [`short_key`]) pairs, sorted:
+    /// a binary search over integers (twelve country codes, most picklists).
+    ShortSorted(Box<[(usize, u64)]>),
     /// Up to 64 strings, sorted.
     Sorted(Box<[Box<str>]>),
     /// More.
@@ -83,13 +86,22 @@ impl StrSet {
     pub fn new(items: &[String]) -> StrSet {
         match items.len() {
             0..=8 => StrSet::Few(items.iter().map(|s| StrConst::new(s)).collect()),
+            9..=64 if items.iter().all(|s| s.len() <= 8) => {
+                let mut keys: Vec<(usize, u64)> = items
+                    .iter()
+                    .map(|s| (s.len(), short_key(s.as_bytes())))
+                    .collect();
+                keys.sort_unstable();
+                keys.dedup();
+                StrSet::ShortSorted(keys.into_boxed_slice())
+            }
             9..=64 => StrSet::Sorted(items.iter().map(|s| s.clone().into_boxed_str()).collect()),
             _ => StrSet::Hashed(items.iter().map(|s| s.clone().into_boxed_str()).collect()),
         }
     }
 
     /// Membership.
-    #[inline]
+    #[inline(always)]
     pub fn contains(&self, s: &str) -> bool {
         match self {
             StrSet::Few(v) => {
@@ -100,6 +112,12 @@ impl StrSet {
                 } else {
                     v.iter().any(|x| *x.s == *s)
                 }
+            }
+            StrSet::ShortSorted(keys) => {
+                s.len() <= 8
+                    && keys
+                        .binary_search(&(s.len(), short_key(s.as_bytes())))
+                        .is_ok()
             }
             StrSet::Sorted(v) => v.binary_search_by(|x| (**x).cmp(s)).is_ok(),
             StrSet::Hashed(h) => h.contains(s),

@@ -79,6 +79,21 @@ proptest! {
         }
     }
 
+    /// Sets of 9 to 64 strings of at most 8 bytes (binary search over length and key).
+    #[test]
+    fn short_str_set_is_membership(
+        items in prop::collection::btree_set("[a-cé]{0,4}", 9..64),
+        x in "[a-cé]{0,5}",
+    ) {
+        let items: Vec<String> = items.into_iter().collect();
+        let set = StrSet::new(&items);
+        prop_assert!(matches!(set, StrSet::ShortSorted(_)), "{:?}", set);
+        prop_assert_eq!(set.contains(&x), items.contains(&x));
+        for i in &items {
+            prop_assert!(set.contains(i));
+        }
+    }
+
     #[test]
     fn compact_str_round_trip(s in ".{0,24}") {
         let c = CompactStr::new(&s);
