@@ -5,6 +5,7 @@
 
 use crate::ir::{FieldKind, FieldTable};
 use crate::value::{self, Value};
+use arrayvec::ArrayString;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
@@ -90,7 +91,7 @@ impl<'a> ListView<'a> {
                 _ => None,
             },
             ListView::Compact(v) => match v.get(i) {
-                Some(CVal::Str(s)) => Some(s),
+                Some(CVal::Str(s)) => Some(s.as_str()),
                 _ => None,
             },
             ListView::Strings(v) => v.get(i).map(String::as_str),
@@ -310,8 +311,8 @@ pub enum CVal {
     Int(i64),
     /// A decimal.
     Dec(f64),
-    /// A string.
-    Str(Box<str>),
+    /// A string: inline when short (see [`CompactStr`]).
+    Str(CompactStr),
     /// A date.
     Date(NaiveDate),
     /// A date-time.
@@ -322,6 +323,94 @@ pub enum CVal {
     Object,
 }
 
+/// Longest string (in bytes) a [`CompactStr`] holds inline.
+pub const INLINE_STR_BYTES: usize = 16;
+
+/// A string value of a compact record. Strings of up to [`INLINE_STR_BYTES`] bytes (country
+/// codes, picklist values, most tags) are stored inside the value itself, so reading one touches
+/// no memory beyond the record's slots; longer strings are boxed. Parsing a short string
+/// allocates nothing.
+#[derive(Clone)]
+pub struct CompactStr(StrRepr);
+
+#[derive(Clone)]
+enum StrRepr {
+    Inline(ArrayString<INLINE_STR_BYTES>),
+    Heap(Box<str>),
+}
+
+impl CompactStr {
+    /// A compact string holding `s`.
+    #[inline]
+    pub fn new(s: &str) -> CompactStr {
+        match ArrayString::from(s) {
+            Ok(a) => CompactStr(StrRepr::Inline(a)),
+            Err(_) => CompactStr(StrRepr::Heap(s.into())),
+        }
+    }
+
+    /// The string.
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            StrRepr::Inline(a) => a.as_str(),
+            StrRepr::Heap(b) => b,
+        }
+    }
+
+    /// True when the string is stored inline.
+    pub fn is_inline(&self) -> bool {
+        matches!(self.0, StrRepr::Inline(_))
+    }
+}
+
+impl std::ops::Deref for CompactStr {
+    type Target = str;
+    #[inline]
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for CompactStr {
+    fn eq(&self, other: &CompactStr) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for CompactStr {}
+
+impl fmt::Debug for CompactStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl From<&str> for CompactStr {
+    fn from(s: &str) -> CompactStr {
+        CompactStr::new(s)
+    }
+}
+
+impl From<String> for CompactStr {
+    fn from(s: String) -> CompactStr {
+        if s.len() <= INLINE_STR_BYTES {
+            CompactStr::new(&s)
+        } else {
+            CompactStr(StrRepr::Heap(s.into_boxed_str()))
+        }
+    }
+}
+
+impl From<Cow<'_, str>> for CompactStr {
+    fn from(s: Cow<'_, str>) -> CompactStr {
+        match s {
+            Cow::Borrowed(b) => CompactStr::new(b),
+            Cow::Owned(o) => CompactStr::from(o),
+        }
+    }
+}
+
 impl CVal {
     /// A view.
     pub fn view(&self) -> Val<'_> {
@@ -330,7 +419,7 @@ impl CVal {
             CVal::Bool(b) => Val::Bool(*b),
             CVal::Int(i) => Val::Int(*i),
             CVal::Dec(f) => Val::Dec(*f),
-            CVal::Str(s) => Val::Str(Cow::Borrowed(s)),
+            CVal::Str(s) => Val::Str(Cow::Borrowed(s.as_str())),
             CVal::Date(d) => Val::Date(*d),
             CVal::DateTime(d) => Val::DateTime(*d),
             CVal::List(l) => Val::List(ListView::Compact(l)),
@@ -344,7 +433,7 @@ impl CVal {
             Val::Bool(b) => CVal::Bool(b),
             Val::Int(i) => CVal::Int(i),
             Val::Dec(f) => CVal::Dec(f),
-            Val::Str(s) => CVal::Str(s.into_owned().into_boxed_str()),
+            Val::Str(s) => CVal::Str(CompactStr::from(s)),
             Val::Date(d) => CVal::Date(d),
             Val::DateTime(d) => CVal::DateTime(d),
             Val::List(l) => CVal::List(l.iter().map(CVal::from_view).collect()),
@@ -527,7 +616,7 @@ impl CompactRecord {
 }
 
 impl Access for CompactRecord {
-    #[inline]
+    #[inline(always)]
     fn load(&self, slot: usize, field: &FieldMeta) -> Val<'_> {
         match self.vals.get(slot) {
             // Kept for the identity only (see `retype`): a text field holding an integer is null.
@@ -537,7 +626,7 @@ impl Access for CompactRecord {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn load_id(&self, slot: usize, _field: &FieldMeta) -> Val<'_> {
         match self.vals.get(slot) {
             Some(v) => v.view(),
@@ -545,11 +634,11 @@ impl Access for CompactRecord {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn load_str(&self, slot: usize, _field: &FieldMeta) -> StrRef<'_> {
         // Compact values are already typed: a string slot holds a string.
         match self.vals.get(slot) {
-            Some(CVal::Str(s)) => StrRef::Str(s),
+            Some(CVal::Str(s)) => StrRef::Str(s.as_str()),
             _ => StrRef::Other,
         }
     }
@@ -756,7 +845,7 @@ impl<'de> Visitor<'de> for LeafVisitor {
         Ok(CVal::Dec(f))
     }
     fn visit_str<E: de::Error>(self, s: &str) -> Result<CVal, E> {
-        Ok(CVal::Str(s.into()))
+        Ok(CVal::Str(CompactStr::new(s)))
     }
     fn visit_unit<E: de::Error>(self) -> Result<CVal, E> {
         Ok(CVal::Null)
@@ -826,7 +915,7 @@ pub struct HostAccess<'a, T> {
 }
 
 impl<T: HostRecord> Access for HostAccess<'_, T> {
-    #[inline]
+    #[inline(always)]
     fn load(&self, slot: usize, field: &FieldMeta) -> Val<'_> {
         match self.map.get(slot).copied().flatten() {
             Some(i) => typed(field.kind, self.record.get(i)),
@@ -834,7 +923,7 @@ impl<T: HostRecord> Access for HostAccess<'_, T> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn load_str(&self, slot: usize, field: &FieldMeta) -> StrRef<'_> {
         match self.map.get(slot).copied().flatten() {
             None => StrRef::Other,
@@ -851,7 +940,7 @@ impl<T: HostRecord> Access for HostAccess<'_, T> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn load_id(&self, slot: usize, field: &FieldMeta) -> Val<'_> {
         match self.map.get(slot).copied().flatten() {
             Some(i) => match self.record.get(i) {

@@ -27,6 +27,9 @@ fn constant() -> impl Strategy<Value = String> {
         "\"fr\"",
         "\"vip\"",
         "\"2026-01-01\"",
+        // Around the 8-byte inline key of string constants (`compile::StrConst`).
+        "\"FRANCE12\"",
+        "\"FRANCE123\"",
         "1",
         "2",
         "3.5",
@@ -114,6 +117,16 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         json!("2026-01-01"),
         json!("2026-01-01T10:00:00+02:00"),
         json!("not a date"),
+        // Around the 8-byte constant key and the 16-byte inline compact strings
+        // (`record::CompactStr`), with multi-byte characters across the boundary.
+        json!("FRANCE12"),
+        json!("FRANCE123"),
+        json!("FRANCE1é"),
+        json!("éééééééé"),
+        json!("ééééééééé"),
+        json!("0123456789abcdef"),
+        json!("0123456789abcdefg"),
+        json!(["FRANCE12", "éééééééé", "0123456789abcdefg"]),
         json!(1),
         json!(2),
         json!(2.0),
