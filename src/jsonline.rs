@@ -193,19 +193,10 @@ impl<'de> Fast<'de> {
                 self.enter()?;
                 self.pos += 1;
                 let mut first = true;
-                loop {
-                    match self.ws() {
-                        Some(b'}') => break,
-                        Some(b',') if !first => {
-                            self.pos += 1;
-                            if self.ws() != Some(b'"') {
-                                return Err(Bail);
-                            }
-                        }
-                        Some(b'"') if first => {}
-                        _ => return Err(Bail),
+                while self.next_item(b'}', &mut first)? {
+                    if self.ws() != Some(b'"') {
+                        return Err(Bail);
                     }
-                    first = false;
                     self.string()?;
                     self.colon()?;
                     self.skip()?;
@@ -218,20 +209,30 @@ impl<'de> Fast<'de> {
                 self.enter()?;
                 self.pos += 1;
                 let mut first = true;
-                loop {
-                    match self.ws() {
-                        Some(b']') => break,
-                        Some(b',') if !first => self.pos += 1,
-                        Some(_) if first => {}
-                        _ => return Err(Bail),
-                    }
-                    first = false;
+                while self.next_item(b']', &mut first)? {
                     self.skip()?;
                 }
                 self.pos += 1;
                 self.depth -= 1;
                 Ok(())
             }
+            _ => Err(Bail),
+        }
+    }
+
+    /// Moves to a container's next element: false at `close` (not consumed), true at the start
+    /// of an element, after the comma that separates it from the one before.
+    fn next_item(&mut self, close: u8, first: &mut bool) -> R<bool> {
+        match self.ws() {
+            Some(b) if b == close => return Ok(false),
+            Some(b',') if !*first => self.pos += 1,
+            Some(_) if *first => {}
+            _ => return Err(Bail),
+        }
+        *first = false;
+        // An element must follow: not the end, and no trailing comma.
+        match self.ws() {
+            Some(b) if b != close => Ok(true),
             _ => Err(Bail),
         }
     }
@@ -269,6 +270,48 @@ fn special_bytes(w: u64) -> u64 {
     quote | backslash | control
 }
 
+/// The `deserialize_*` methods for Rust's named types (structs, tuples, enums), which the
+/// record visitors never ask for: they give up.
+macro_rules! bail_on_named_types {
+    () => {
+        fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &'static str, _: V) -> R<V::Value> {
+            Err(Bail)
+        }
+        fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, _: V) -> R<V::Value> {
+            Err(Bail)
+        }
+        fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, _: V) -> R<V::Value> {
+            Err(Bail)
+        }
+        fn deserialize_tuple_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            _: usize,
+            _: V,
+        ) -> R<V::Value> {
+            Err(Bail)
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            _: &'static [&'static str],
+            _: V,
+        ) -> R<V::Value> {
+            Err(Bail)
+        }
+        fn deserialize_enum<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            _: &'static [&'static str],
+            _: V,
+        ) -> R<V::Value> {
+            Err(Bail)
+        }
+    };
+}
+
+/// `deserialize_*` methods that give up, for the value types the record visitors never ask
+/// for by name.
 macro_rules! bail_methods {
     ($($method:ident)*) => {
         $(
@@ -359,39 +402,7 @@ impl<'de> de::Deserializer<'de> for &mut Fast<'de> {
         deserialize_option deserialize_unit deserialize_seq deserialize_identifier
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &'static str, _: V) -> R<V::Value> {
-        Err(Bail)
-    }
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, _: V) -> R<V::Value> {
-        Err(Bail)
-    }
-    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, _: V) -> R<V::Value> {
-        Err(Bail)
-    }
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: usize,
-        _: V,
-    ) -> R<V::Value> {
-        Err(Bail)
-    }
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: &'static [&'static str],
-        _: V,
-    ) -> R<V::Value> {
-        Err(Bail)
-    }
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: &'static [&'static str],
-        _: V,
-    ) -> R<V::Value> {
-        Err(Bail)
-    }
+    bail_on_named_types!();
 }
 
 /// The entries of an object, after its `{`.
@@ -404,18 +415,12 @@ impl<'de> MapAccess<'de> for Map<'_, 'de> {
     type Error = Bail;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> R<Option<K::Value>> {
-        match self.de.ws() {
-            Some(b'}') => return Ok(None),
-            Some(b',') if !self.first => {
-                self.de.pos += 1;
-                if self.de.ws() != Some(b'"') {
-                    return Err(Bail);
-                }
-            }
-            Some(b'"') if self.first => {}
-            _ => return Err(Bail),
+        if !self.de.next_item(b'}', &mut self.first)? {
+            return Ok(None);
         }
-        self.first = false;
+        if self.de.ws() != Some(b'"') {
+            return Err(Bail);
+        }
         seed.deserialize(Key { de: &mut *self.de }).map(Some)
     }
 
@@ -435,18 +440,9 @@ impl<'de> SeqAccess<'de> for Seq<'_, 'de> {
     type Error = Bail;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> R<Option<T::Value>> {
-        match self.de.ws() {
-            Some(b']') => return Ok(None),
-            Some(b',') if !self.first => {
-                self.de.pos += 1;
-                if matches!(self.de.ws(), Some(b']') | None) {
-                    return Err(Bail);
-                }
-            }
-            Some(_) if self.first => {}
-            _ => return Err(Bail),
+        if !self.de.next_item(b']', &mut self.first)? {
+            return Ok(None);
         }
-        self.first = false;
         seed.deserialize(&mut *self.de).map(Some)
     }
 }
@@ -482,37 +478,5 @@ impl<'de> de::Deserializer<'de> for Key<'_, 'de> {
         deserialize_identifier
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &'static str, _: V) -> R<V::Value> {
-        Err(Bail)
-    }
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, _: V) -> R<V::Value> {
-        Err(Bail)
-    }
-    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, _: V) -> R<V::Value> {
-        Err(Bail)
-    }
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: usize,
-        _: V,
-    ) -> R<V::Value> {
-        Err(Bail)
-    }
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: &'static [&'static str],
-        _: V,
-    ) -> R<V::Value> {
-        Err(Bail)
-    }
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: &'static [&'static str],
-        _: V,
-    ) -> R<V::Value> {
-        Err(Bail)
-    }
+    bail_on_named_types!();
 }
