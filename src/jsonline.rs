@@ -101,12 +101,15 @@ impl<'de> Fast<'de> {
         }
     }
 
-    /// Reads a string at `pos` (which holds `"`) without escapes or control characters, and
-    /// returns its content.
+    /// Reads a string at `pos` without escapes or control characters, and returns its
+    /// content; gives up when `pos` holds no `"`.
     #[inline]
     fn string(&mut self) -> R<&'de str> {
-        let start = self.pos + 1;
         let bytes = self.bytes();
+        if bytes.get(self.pos) != Some(&b'"') {
+            return Err(Bail);
+        }
+        let start = self.pos + 1;
         let mut i = start;
         // Eight bytes at a time while they are plain string content.
         while let Some(word) = bytes.get(i..i + 8) {
@@ -194,16 +197,11 @@ impl<'de> Fast<'de> {
                 self.pos += 1;
                 let mut first = true;
                 while self.next_item(b'}', &mut first)? {
-                    if self.ws() != Some(b'"') {
-                        return Err(Bail);
-                    }
                     self.string()?;
                     self.colon()?;
                     self.skip()?;
                 }
-                self.pos += 1;
-                self.depth -= 1;
-                Ok(())
+                self.close(b'}')
             }
             Some(b'[') => {
                 self.enter()?;
@@ -212,9 +210,7 @@ impl<'de> Fast<'de> {
                 while self.next_item(b']', &mut first)? {
                     self.skip()?;
                 }
-                self.pos += 1;
-                self.depth -= 1;
-                Ok(())
+                self.close(b']')
             }
             _ => Err(Bail),
         }
@@ -417,9 +413,6 @@ impl<'de> MapAccess<'de> for Map<'_, 'de> {
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> R<Option<K::Value>> {
         if !self.de.next_item(b'}', &mut self.first)? {
             return Ok(None);
-        }
-        if self.de.ws() != Some(b'"') {
-            return Err(Bail);
         }
         seed.deserialize(Key { de: &mut *self.de }).map(Some)
     }
