@@ -106,7 +106,7 @@ impl<'a> Parser<'a> {
         Refusal::new("criteria", format!("{message}{at}")).at(Span::new(start, end))
     }
 
-    fn expect(&mut self, c: char, what: &str) -> Result<()> {
+    fn expect_char(&mut self, c: char, what: &str) -> Result<()> {
         if self.peek() == Some(c) {
             self.bump();
             Ok(())
@@ -162,7 +162,7 @@ impl<'a> Parser<'a> {
     /// `( condition )` or `( sequence )`.
     fn group(&mut self) -> Result<Expr> {
         self.ws();
-        self.expect('(', "to open a criterion")?;
+        self.expect_char('(', "to open a criterion")?;
         self.ws();
         let e = if self.peek() == Some('(') {
             self.sequence(false)?
@@ -170,7 +170,7 @@ impl<'a> Parser<'a> {
             self.condition()?
         };
         self.ws();
-        self.expect(')', "to close the criterion")?;
+        self.expect_char(')', "to close the criterion")?;
         Ok(e)
     }
 
@@ -198,7 +198,7 @@ impl<'a> Parser<'a> {
                 )
                 .with_help("write (Field:comparator:value)"));
         }
-        self.expect(':', "after the field name (field:comparator:value)")?;
+        self.expect_char(':', "after the field name (field:comparator:value)")?;
         let cmp_start = self.pos;
         while self.peek().is_some_and(|c| c != ':' && c != ')') {
             self.bump();
@@ -226,7 +226,7 @@ impl<'a> Parser<'a> {
             };
             return Err(r.with_help(help));
         }
-        self.expect(':', "after the comparator (field:comparator:value)")?;
+        self.expect_char(':', "after the comparator (field:comparator:value)")?;
         let value_start = self.pos;
         let values = self.values()?;
         let value_end = self.pos;
