@@ -77,7 +77,7 @@ impl<'de> Fast<'de> {
 
     /// Skips whitespace and returns the next byte, not consumed.
     #[inline]
-    fn ws(&mut self) -> Option<u8> {
+    pub(crate) fn ws(&mut self) -> Option<u8> {
         let bytes = self.bytes();
         while let Some(&b) = bytes.get(self.pos) {
             if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
@@ -90,7 +90,7 @@ impl<'de> Fast<'de> {
 
     /// Consumes `lit` (a literal's bytes after its first, already matched, byte).
     #[inline]
-    fn literal(&mut self, lit: &[u8]) -> R<()> {
+    pub(crate) fn literal(&mut self, lit: &[u8]) -> R<()> {
         let end = self.pos + 1 + lit.len();
         match self.bytes().get(self.pos + 1..end) {
             Some(b) if b == lit => {
@@ -104,7 +104,7 @@ impl<'de> Fast<'de> {
     /// Reads a string at `pos` without escapes or control characters, and returns its
     /// content; gives up when `pos` holds no `"`.
     #[inline]
-    fn string(&mut self) -> R<&'de str> {
+    pub(crate) fn string(&mut self) -> R<&'de str> {
         let bytes = self.bytes();
         if bytes.get(self.pos) != Some(&b'"') {
             return Err(Bail);
@@ -136,7 +136,7 @@ impl<'de> Fast<'de> {
 
     /// Reads a number at `pos` with JSON's grammar and returns its text.
     #[inline]
-    fn number(&mut self) -> R<&'de str> {
+    pub(crate) fn number(&mut self) -> R<&'de str> {
         let bytes = self.bytes();
         let start = self.pos;
         let mut i = start;
@@ -176,7 +176,7 @@ impl<'de> Fast<'de> {
         self.text.get(start..i).ok_or(Bail)
     }
 
-    fn enter(&mut self) -> R<()> {
+    pub(crate) fn enter(&mut self) -> R<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(Bail);
@@ -184,8 +184,16 @@ impl<'de> Fast<'de> {
         Ok(())
     }
 
+    /// Enters the container whose opening bracket is at `pos`.
+    #[inline]
+    pub(crate) fn open(&mut self) -> R<()> {
+        self.enter()?;
+        self.pos += 1;
+        Ok(())
+    }
+
     /// Skips one value, checking it as strictly as serde_json does when it ignores one.
-    fn skip(&mut self) -> R<()> {
+    pub(crate) fn skip(&mut self) -> R<()> {
         match self.ws() {
             Some(b'"') => self.string().map(drop),
             Some(b'-' | b'0'..=b'9') => self.number().map(drop),
@@ -218,7 +226,7 @@ impl<'de> Fast<'de> {
 
     /// Moves to a container's next element: false at `close` (not consumed), true at the start
     /// of an element, after the comma that separates it from the one before.
-    fn next_item(&mut self, close: u8, first: &mut bool) -> R<bool> {
+    pub(crate) fn next_item(&mut self, close: u8, first: &mut bool) -> R<bool> {
         match self.ws() {
             Some(b) if b == close => return Ok(false),
             Some(b',') if !*first => self.pos += 1,
@@ -233,7 +241,7 @@ impl<'de> Fast<'de> {
         }
     }
 
-    fn colon(&mut self) -> R<()> {
+    pub(crate) fn colon(&mut self) -> R<()> {
         if self.ws() != Some(b':') {
             return Err(Bail);
         }
@@ -242,7 +250,7 @@ impl<'de> Fast<'de> {
     }
 
     /// Consumes `close` after a container's visitor returned.
-    fn close(&mut self, close: u8) -> R<()> {
+    pub(crate) fn close(&mut self, close: u8) -> R<()> {
         if self.ws() != Some(close) {
             return Err(Bail);
         }

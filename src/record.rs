@@ -4,6 +4,7 @@
 //! and plain host structs ([`HostRecord`]).
 
 use crate::ir::{FieldKind, FieldTable};
+use crate::jsonline::{Bail, Fast};
 use crate::value::{self, Value};
 use arrayvec::ArrayString;
 use chrono::{DateTime, FixedOffset, NaiveDate};
@@ -380,6 +381,21 @@ impl PartialEq for CompactStr {
 
 impl Eq for CompactStr {}
 
+// Hashed as its `str`, so that a set of compact strings is searched by `&str` (`Borrow`).
+impl std::hash::Hash for CompactStr {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<str> for CompactStr {
+    #[inline]
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
 impl fmt::Debug for CompactStr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
@@ -453,20 +469,70 @@ pub struct Projection {
 /// keys below it.
 type ProjEntry = (Box<str>, Option<(usize, FieldKind)>, ProjNode);
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct ProjNode {
     keys: Vec<ProjEntry>,
+    /// For each [`key_hash`] value: 0 when no key has it, `1 + i` when `keys[i]` is the only
+    /// key with it, [`MANY`] when several have it (then the keys are searched in order). A
+    /// record's key is then found with one table load and one compare, instead of a compare
+    /// per projected key (most keys of a record are not projected, and each missed them all).
+    table: [u8; KEY_TABLE],
+}
+
+/// Size of a projection level's key table (a power of two).
+const KEY_TABLE: usize = 64;
+/// A key-table entry shared by several keys.
+const MANY: u8 = u8::MAX;
+
+/// A cheap hash of an object key for [`ProjNode::table`]: its length, first and last bytes.
+#[inline]
+fn key_hash(key: &[u8]) -> usize {
+    let (first, last) = match (key.first(), key.last()) {
+        (Some(&f), Some(&l)) => (usize::from(f), usize::from(l)),
+        _ => (0, 0),
+    };
+    (key.len().wrapping_mul(7) ^ first.wrapping_mul(5) ^ last.wrapping_mul(3)) & (KEY_TABLE - 1)
+}
+
+impl Default for ProjNode {
+    fn default() -> ProjNode {
+        ProjNode {
+            keys: Vec::new(),
+            table: [0; KEY_TABLE],
+        }
+    }
 }
 
 impl ProjNode {
     #[inline]
     fn find(&self, key: &str) -> Option<&ProjEntry> {
-        // Compare the length and the first byte before the bytes: most keys differ there, and
-        // a call to `memcmp` per key of the record was a visible share of parsing.
-        let (len, first) = (key.len(), key.as_bytes().first());
-        self.keys
-            .iter()
-            .find(|(k, _, _)| k.len() == len && k.as_bytes().first() == first && &**k == key)
+        match self
+            .table
+            .get(key_hash(key.as_bytes()))
+            .copied()
+            .unwrap_or(MANY)
+        {
+            0 => None,
+            MANY => self.keys.iter().find(|(k, _, _)| &**k == key),
+            i => self
+                .keys
+                .get(usize::from(i - 1))
+                .filter(|(k, _, _)| &**k == key),
+        }
+    }
+
+    /// Fills the key tables of this level and the levels below, once the keys are final.
+    fn index(&mut self) {
+        self.table = [0; KEY_TABLE];
+        for (i, (k, _, children)) in self.keys.iter_mut().enumerate() {
+            children.index();
+            if let Some(cell) = self.table.get_mut(key_hash(k.as_bytes())) {
+                *cell = match (*cell, u8::try_from(i + 1)) {
+                    (0, Ok(n)) if n != MANY => n,
+                    _ => MANY,
+                };
+            }
+        }
     }
 }
 
@@ -510,6 +576,7 @@ impl Projection {
                 node = &mut entry.2;
             }
         }
+        root.index();
         Projection {
             root,
             n_slots: fields.len(),
@@ -797,6 +864,133 @@ impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_> {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The fast path of event lines (see `jsonline`)
+// ---------------------------------------------------------------------------------------------
+
+impl CompactRecord {
+    /// Parses the record object at `de`'s position, keeping the projected fields: the record
+    /// [`CompactRecord::deserialize_object`] builds from the same input through `de`, or
+    /// [`Bail`] (the caller then parses the line again with serde_json). The common shapes
+    /// (strings, literals, integers, lists of them, nested objects of projected fields) are
+    /// read here without serde's visitor calls; other values go through the same visitors as
+    /// `deserialize_object`.
+    pub(crate) fn parse_fast(&mut self, de: &mut Fast<'_>, projection: &Projection) -> R<()> {
+        self.reset(projection);
+        if de.ws() != Some(b'{') {
+            return Err(Bail);
+        }
+        fast_object(&projection.root, &mut self.vals, de)
+    }
+}
+
+/// The fast path's result type.
+type R<T> = Result<T, Bail>;
+
+/// [`ObjectSeed::visit_map`] on the fast path, at the object's `{`.
+fn fast_object(node: &ProjNode, vals: &mut Vec<CVal>, de: &mut Fast<'_>) -> R<()> {
+    de.open()?;
+    let mut first = true;
+    while de.next_item(b'}', &mut first)? {
+        let key = de.string()?;
+        de.colon()?;
+        let Some((_, leaf, children)) = node.find(key) else {
+            de.skip()?;
+            continue;
+        };
+        if !children.keys.is_empty() {
+            // A prefix of other fields (see `ValueSeed`).
+            if de.ws() != Some(b'{') {
+                ValueSeed {
+                    leaf: *leaf,
+                    children,
+                    vals: &mut *vals,
+                }
+                .deserialize(&mut *de)?;
+                continue;
+            }
+            fast_object(children, vals, de)?;
+            if let Some((slot, kind)) = *leaf {
+                if let Some(cell) = vals.get_mut(slot) {
+                    *cell = if kind == FieldKind::Object || kind == FieldKind::Dynamic {
+                        CVal::Object
+                    } else {
+                        CVal::Null
+                    };
+                }
+            }
+            continue;
+        }
+        let v = fast_leaf(de)?;
+        if let Some((slot, kind)) = *leaf {
+            if let Some(cell) = vals.get_mut(slot) {
+                *cell = retype(kind, v);
+            }
+        }
+    }
+    de.close(b'}')
+}
+
+/// [`LeafVisitor`] on the fast path: any JSON value as a dynamic compact value.
+fn fast_leaf(de: &mut Fast<'_>) -> R<CVal> {
+    match de.ws() {
+        Some(b'"') => Ok(CVal::Str(CompactStr::new(de.string()?))),
+        Some(b'n') => de.literal(b"ull").map(|()| CVal::Null),
+        Some(b't') => de.literal(b"rue").map(|()| CVal::Bool(true)),
+        Some(b'f') => de.literal(b"alse").map(|()| CVal::Bool(false)),
+        Some(b'-' | b'0'..=b'9') => {
+            let token = de.number()?;
+            if let Some(i) = small_integer(token) {
+                return Ok(CVal::Int(i));
+            }
+            // Anything else is read by serde_json itself, as `Fast` does.
+            let mut json = serde_json::Deserializer::from_str(token);
+            let v = de::Deserializer::deserialize_any(&mut json, LeafVisitor).map_err(|_| Bail)?;
+            json.end().map_err(|_| Bail)?;
+            Ok(v)
+        }
+        Some(b'[') => {
+            de.open()?;
+            let mut items = Vec::new();
+            let mut first = true;
+            while de.next_item(b']', &mut first)? {
+                items.push(fast_leaf(de)?);
+            }
+            de.close(b']')?;
+            Ok(CVal::List(items.into_boxed_slice()))
+        }
+        Some(b'{') => de.skip().map(|()| CVal::Object),
+        _ => Err(Bail),
+    }
+}
+
+/// The value of a number token (already checked against JSON's grammar) that is an integer of
+/// at most 18 digits, other than `-0`: what serde_json reads it as (`visit_u64` or
+/// `visit_i64`, both [`CVal::Int`] here). `None` for any other number (serde_json reads `-0`
+/// as a float).
+#[inline]
+fn small_integer(token: &str) -> Option<i64> {
+    let (negative, digits) = match token.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        all => (false, all),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + i64::from(d - b'0');
+    }
+    match (negative, n) {
+        (false, n) => Some(n),
+        (true, 0) => None,
+        (true, n) => Some(-n),
+    }
+}
+
 /// Applies a field's declared kind to a dynamically parsed compact value (see [`typed`]).
 fn retype(kind: FieldKind, v: CVal) -> CVal {
     match (kind, v) {
@@ -961,4 +1155,58 @@ pub fn host_map<T: HostRecord>(fields: &FieldTable) -> Vec<Option<usize>> {
             T::FIELDS.iter().position(|n| *n == joined)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record with `n` text fields `k0`..`k{n-1}` plus the nested `o.k0`, as JSON.
+    fn wide(n: usize) -> (FieldTable, serde_json::Value) {
+        let mut fields = FieldTable::default();
+        let mut obj = serde_json::Map::new();
+        for i in 0..n {
+            fields.intern(None, vec![format!("k{i}")], FieldKind::Text);
+            obj.insert(format!("k{i}"), serde_json::Value::from(format!("v{i}")));
+            // Keys no field reads, with the same lengths and first and last bytes.
+            obj.insert(format!("x{i}"), serde_json::Value::from(i));
+            obj.insert(format!("k{i}x"), serde_json::Value::from(i));
+        }
+        fields.intern(None, vec!["o".into(), "k0".into()], FieldKind::Text);
+        obj.insert(
+            "o".into(),
+            serde_json::json!({"k0": "nested", "k1": "no field"}),
+        );
+        (fields, serde_json::Value::Object(obj))
+    }
+
+    #[test]
+    fn projected_keys_are_found_whatever_their_number_and_hashes() {
+        // One key, a few (some sharing a table entry), and more than a table entry can number.
+        for n in [1, 5, 64, 300] {
+            let (fields, json) = wide(n);
+            let projection = Projection::of(&fields);
+            let Ok(bytes) = serde_json::to_vec(&json) else {
+                unreachable!("a JSON value serializes")
+            };
+            let parsed = CompactRecord::parse(&bytes, &projection);
+            assert_eq!(
+                parsed.ok(),
+                Some(CompactRecord::from_json(&json, &fields)),
+                "{n}"
+            );
+            let Ok(text) = std::str::from_utf8(&bytes) else {
+                unreachable!("serde_json writes UTF-8")
+            };
+            let mut fast = CompactRecord::default();
+            let mut de = Fast::new(text);
+            assert_eq!(fast.parse_fast(&mut de, &projection), Ok(()), "{n}");
+            assert_eq!(fast, CompactRecord::from_json(&json, &fields), "{n}");
+            // Every field has its own value: none was read from another key.
+            let kept = (0..fields.len())
+                .filter(|&slot| matches!(fast.get(slot), CVal::Str(_)))
+                .count();
+            assert_eq!(kept, n + 1, "{n}");
+        }
+    }
 }

@@ -488,14 +488,36 @@ fn parse_fast(
     projection: &crate::record::Projection,
     record: &mut crate::record::CompactRecord,
 ) -> Option<EventKind> {
+    // `LineVisitor::visit_map` on the fast path: the same keys, read without serde's visitor
+    // calls. Any `None` parses the line again with serde_json, which then reads it or words
+    // the error.
     let mut de = crate::jsonline::Fast::new(text);
-    let (kind, has_record) =
-        serde::Deserializer::deserialize_any(&mut de, LineVisitor { projection, record }).ok()?;
-    de.end().ok()?;
-    match kind {
-        Some(Ok(kind)) if has_record => Some(kind),
-        _ => None,
+    if de.ws() != Some(b'{') {
+        return None;
     }
+    de.open().ok()?;
+    let (mut kind, mut has_record) = (None, false);
+    let mut first = true;
+    while de.next_item(b'}', &mut first).ok()? {
+        let key = de.string().ok()?;
+        de.colon().ok()?;
+        match key {
+            "event" => {
+                if de.ws() != Some(b'"') {
+                    return None;
+                }
+                kind = Some(EventKind::parse(de.string().ok()?)?);
+            }
+            "record" => {
+                record.parse_fast(&mut de, projection).ok()?;
+                has_record = true;
+            }
+            _ => de.skip().ok()?,
+        }
+    }
+    de.close(b'}').ok()?;
+    de.end().ok()?;
+    kind.filter(|_| has_record)
 }
 
 /// [`parse_event_line_into`] with serde_json alone, after the UTF-8 and depth checks: the
