@@ -11,7 +11,7 @@ use crate::store::{
 use crate::value::{Clock, SystemClock};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 /// Errors of the engine API.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +34,9 @@ pub enum EngineError {
     /// The rule set was built from sources, not a path, so `reload()` has nothing to read.
     #[error("this engine was not loaded from a path; use `reload_from`")]
     NoPath,
+    /// An earlier step of this [`Batch`] failed, so nothing of the batch was logged.
+    #[error("an earlier step of this batch failed; nothing of the batch was logged")]
+    BatchAborted,
 }
 
 fn count_errors(d: &[crate::diagnostics::Diagnostic]) -> usize {
@@ -296,34 +299,9 @@ impl Engine {
         results: &mut [Result<Vec<Decision>, EventError>],
     ) -> Result<(), EngineError> {
         let mut state = self.state.lock().map_err(|_| EngineError::Poisoned)?;
-        // The log entries, and for each the (event, decision) it was made from. An entry takes
-        // its decision's strings instead of copying them; they are given back after the append.
-        // Sized up front: growing a vector of a few thousand entries copies it several times.
-        let decided = results.iter().map(|r| r.as_ref().map_or(0, Vec::len)).sum();
-        let mut entries = Vec::with_capacity(decided);
-        let mut origins: Vec<(usize, usize)> = Vec::with_capacity(decided);
-        for (i, result) in results.iter_mut().enumerate() {
-            let Ok(decisions) = result else { continue };
-            for (j, d) in decisions.iter_mut().enumerate() {
-                if d.outcome == Outcome::Skipped {
-                    continue;
-                }
-                if state.is_invited(&d.portal, &d.record_id) {
-                    d.outcome = Outcome::Skipped;
-                    d.reason = Some(Reason::AlreadyInvited);
-                    d.message = None;
-                    continue;
-                }
-                if d.outcome == Outcome::Invited {
-                    // Marked now, so a later event of the same record in this batch sees it.
-                    state.mark_invited(&d.portal, &d.record_id);
-                    entries.push(LogEntry::Invited(take_invitation(d)));
-                } else {
-                    entries.push(LogEntry::Failed(take_failure(d)));
-                }
-                origins.push((i, j));
-            }
-        }
+        let mut entries = Vec::new();
+        let mut origins = Vec::new();
+        check_and_take(&mut state, results, &mut entries, &mut origins, None);
         if !entries.is_empty() {
             if let Err(e) = state.store.append(&entries) {
                 // Nothing was logged: forget the keys this batch added (none of them was
@@ -337,14 +315,29 @@ impl Engine {
             }
         }
         drop(state);
-        for (entry, (i, j)) in entries.into_iter().zip(origins) {
-            if let Some(Ok(decisions)) = results.get_mut(i) {
-                if let Some(d) = decisions.get_mut(j) {
-                    give_back(d, entry);
-                }
-            }
-        }
+        give_back_all(results, &mut entries, &mut origins);
         Ok(())
+    }
+
+    /// Opens a batch: events decided by the caller are logged part by part with
+    /// [`Batch::log`], and all of them become durable at once with [`Batch::commit`], with one
+    /// transaction and one `fsync`. Unlike [`Engine::commit_decided`], a part's decisions
+    /// need not be kept until the end, so a large batch is routed through a few hundred
+    /// decisions' worth of memory (`herald route` logs 256 events at a time, and commits every
+    /// 4,096). The batch holds the log's lock until it is committed or dropped: other threads
+    /// routing through this engine wait. Dropping it without a commit logs nothing of it.
+    pub fn batch(&self) -> Result<Batch<'_>, EngineError> {
+        let mut state = self.state.lock().map_err(|_| EngineError::Poisoned)?;
+        let native = state.store.begin_batch()?;
+        Ok(Batch {
+            state,
+            native,
+            gathered: Vec::new(),
+            marked: Marked::default(),
+            entries: Vec::new(),
+            origins: Vec::new(),
+            open: true,
+        })
     }
 
     /// Records a delivery failure reported by the host: it enters the failure log and the
@@ -446,6 +439,208 @@ fn give_back(d: &mut Decision, entry: LogEntry) {
             d.language = f.language;
             d.message = Some(f.message);
             d.rule_set_version = f.rule_set_version.unwrap_or_default();
+        }
+    }
+}
+
+/// Events logged in one transaction, part by part (see [`Engine::batch`]).
+pub struct Batch<'e> {
+    state: MutexGuard<'e, State>,
+    /// The store logs the batch itself ([`Store::begin_batch`] said so); otherwise the
+    /// entries wait in `gathered` and are appended at the commit.
+    native: bool,
+    gathered: Vec<LogEntry>,
+    /// The keys this batch marked invited: unmarked when the batch is not committed.
+    marked: Marked,
+    /// The entries of one [`Batch::log`], and the (event, decision) each was taken from
+    /// (kept between calls for their memory).
+    entries: Vec<LogEntry>,
+    origins: Vec<(usize, usize)>,
+    /// False once committed or failed.
+    open: bool,
+}
+
+impl std::fmt::Debug for Batch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch")
+            .field("native", &self.native)
+            .field("marked", &self.marked.keys.len())
+            .field("open", &self.open)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Batch<'_> {
+    /// Applies the already-invited check to events decided by the caller (with
+    /// [`route::decide_result_into`], against a rule set of [`Engine::rules`], at
+    /// [`Engine::now`]) and adds their invitations and failures to the batch, in order: an
+    /// event sees the invitations of the events before it, in this call and in earlier ones.
+    /// The decisions in `results` are final, but nothing is durable before
+    /// [`Batch::commit`] returns `Ok`: do not act on them (print, send) before. On error
+    /// nothing of the batch is logged, and every later call fails with
+    /// [`EngineError::BatchAborted`].
+    pub fn log(
+        &mut self,
+        results: &mut [Result<Vec<Decision>, EventError>],
+    ) -> Result<(), EngineError> {
+        if !self.open {
+            return Err(EngineError::BatchAborted);
+        }
+        let mut entries = std::mem::take(&mut self.entries);
+        let mut origins = std::mem::take(&mut self.origins);
+        entries.clear();
+        origins.clear();
+        let state = &mut *self.state;
+        check_and_take(
+            state,
+            results,
+            &mut entries,
+            &mut origins,
+            Some(&mut self.marked),
+        );
+        let logged = if entries.is_empty() {
+            Ok(())
+        } else if self.native {
+            state.store.append_to_batch(&entries)
+        } else {
+            self.gathered.extend(entries.iter().cloned());
+            Ok(())
+        };
+        give_back_all(results, &mut entries, &mut origins);
+        self.entries = entries;
+        self.origins = origins;
+        if let Err(e) = logged {
+            self.abort();
+            return Err(EngineError::Store(e));
+        }
+        Ok(())
+    }
+
+    /// Makes every event of the batch durable, with one transaction. On error nothing of the
+    /// batch is logged.
+    pub fn commit(mut self) -> Result<(), EngineError> {
+        if !self.open {
+            return Err(EngineError::BatchAborted);
+        }
+        let committed = if self.native {
+            self.state.store.commit_batch()
+        } else {
+            let gathered = std::mem::take(&mut self.gathered);
+            if gathered.is_empty() {
+                Ok(())
+            } else {
+                self.state.store.append(&gathered)
+            }
+        };
+        match committed {
+            Ok(()) => {
+                self.open = false;
+                Ok(())
+            }
+            Err(e) => {
+                self.abort();
+                Err(EngineError::Store(e))
+            }
+        }
+    }
+
+    /// Drops the batch from the log and forgets the keys it marked invited.
+    fn abort(&mut self) {
+        if !self.open {
+            return;
+        }
+        self.open = false;
+        if self.native {
+            self.state.store.abort_batch();
+        }
+        self.gathered.clear();
+        for (portal, id) in self.marked.keys.drain(..) {
+            if let Some(portal) = self.marked.portals.get(portal) {
+                self.state.unmark_invited(portal, &id);
+            }
+        }
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
+/// Keys marked invited, each as (index in `portals`, record id).
+#[derive(Default)]
+struct Marked {
+    keys: Vec<(usize, CompactStr)>,
+    portals: Vec<String>,
+}
+
+impl Marked {
+    fn push(&mut self, portal: &str, record_id: &str) {
+        let p = match self.portals.iter().position(|p| p == portal) {
+            Some(p) => p,
+            None => {
+                self.portals.push(portal.to_string());
+                self.portals.len() - 1
+            }
+        };
+        self.keys.push((p, CompactStr::new(record_id)));
+    }
+}
+
+/// Applies the already-invited check to decided events, marks the new invitations, and moves
+/// each invitation or failure to be logged into `entries`, with its (event, decision) in
+/// `origins` (see [`give_back_all`]). With `marked`, each key marked invited is also recorded
+/// there.
+fn check_and_take(
+    state: &mut State,
+    results: &mut [Result<Vec<Decision>, EventError>],
+    entries: &mut Vec<LogEntry>,
+    origins: &mut Vec<(usize, usize)>,
+    mut marked: Option<&mut Marked>,
+) {
+    // Sized up front: growing a vector of a few thousand entries copies it several times.
+    let decided = results.iter().map(|r| r.as_ref().map_or(0, Vec::len)).sum();
+    entries.reserve(decided);
+    origins.reserve(decided);
+    for (i, result) in results.iter_mut().enumerate() {
+        let Ok(decisions) = result else { continue };
+        for (j, d) in decisions.iter_mut().enumerate() {
+            if d.outcome == Outcome::Skipped {
+                continue;
+            }
+            if state.is_invited(&d.portal, &d.record_id) {
+                d.outcome = Outcome::Skipped;
+                d.reason = Some(Reason::AlreadyInvited);
+                d.message = None;
+                continue;
+            }
+            if d.outcome == Outcome::Invited {
+                // Marked now, so a later event of the same record sees it.
+                state.mark_invited(&d.portal, &d.record_id);
+                if let Some(marked) = marked.as_mut() {
+                    marked.push(&d.portal, &d.record_id);
+                }
+                entries.push(LogEntry::Invited(take_invitation(d)));
+            } else {
+                entries.push(LogEntry::Failed(take_failure(d)));
+            }
+            origins.push((i, j));
+        }
+    }
+}
+
+/// Gives each entry's strings back to the decision it was taken from, emptying both lists.
+fn give_back_all(
+    results: &mut [Result<Vec<Decision>, EventError>],
+    entries: &mut Vec<LogEntry>,
+    origins: &mut Vec<(usize, usize)>,
+) {
+    for (entry, (i, j)) in entries.drain(..).zip(origins.drain(..)) {
+        if let Some(Ok(decisions)) = results.get_mut(i) {
+            if let Some(d) = decisions.get_mut(j) {
+                give_back(d, entry);
+            }
         }
     }
 }

@@ -1032,3 +1032,242 @@ fn routing_into_reused_decisions_gives_what_route_parsed_gives() {
     assert_eq!(all_invitations(&reused), all_invitations(&fresh));
     assert_eq!(all_invitations(&decided), all_invitations(&fresh));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Batches logged part by part (`Engine::batch`, as `herald route` logs)
+// ---------------------------------------------------------------------------------------------
+
+/// A store that logs batches itself, through SQLite, and fails the step it is told to.
+struct FlakyBatches {
+    inner: SqliteStore,
+    /// Fail the `append_to_batch` call with this number (counted from 1), or the commit.
+    fail_append: Option<usize>,
+    fail_commit: bool,
+    appends: usize,
+}
+
+impl Store for FlakyBatches {
+    fn invited_keys(&mut self) -> Result<Vec<(String, String)>, StoreError> {
+        self.inner.invited_keys()
+    }
+    fn append(&mut self, entries: &[LogEntry]) -> Result<(), StoreError> {
+        self.inner.append(entries)
+    }
+    fn begin_batch(&mut self) -> Result<bool, StoreError> {
+        self.appends = 0;
+        self.inner.begin_batch()
+    }
+    fn append_to_batch(&mut self, entries: &[LogEntry]) -> Result<(), StoreError> {
+        self.appends += 1;
+        if self.fail_append == Some(self.appends) {
+            // As the SQLite store does on an error: the whole batch is dropped.
+            self.inner.abort_batch();
+            return Err(StoreError::Full {
+                path: String::from("host"),
+            });
+        }
+        self.inner.append_to_batch(entries)
+    }
+    fn commit_batch(&mut self) -> Result<(), StoreError> {
+        if self.fail_commit {
+            self.inner.abort_batch();
+            return Err(StoreError::Full {
+                path: String::from("host"),
+            });
+        }
+        self.inner.commit_batch()
+    }
+    fn abort_batch(&mut self) {
+        self.inner.abort_batch();
+    }
+    fn failures(&mut self, q: &FailureQuery) -> Result<Vec<Failure>, StoreError> {
+        self.inner.failures(q)
+    }
+    fn invitations(&mut self, q: &InvitationQuery) -> Result<Vec<Invitation>, StoreError> {
+        self.inner.invitations(q)
+    }
+}
+
+/// Event lines with every outcome, a record invited twice, and an event that cannot be routed.
+fn batch_lines() -> Vec<String> {
+    let records = [
+        customer("a", Some("a@example.fr")),
+        customer("b", None),
+        customer("c", Some("not an address")),
+        json!({"Full_Name": "no id"}),
+        customer("a", Some("a@example.fr")),
+        customer("d", Some("d@example.fr")),
+        customer("b", Some("b@example.fr")),
+        json!({"id": "f", "Plan": "free", "Email": "f@example.fr"}),
+        customer("d", Some("d@example.fr")),
+        customer("g", Some("g@example.fr")),
+    ];
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let kind = if i % 3 == 0 { "update" } else { "create" };
+            json!({"event": kind, "record": r}).to_string()
+        })
+        .collect()
+}
+
+/// The events of `lines`, decided by `engine` as `herald route` decides them.
+fn decided(engine: &Engine, lines: &[String]) -> Vec<Result<Vec<Decision>, EventError>> {
+    let set = engine.rules().unwrap();
+    let now = engine.now();
+    lines
+        .iter()
+        .map(|line| {
+            let (kind, record) =
+                herald::route::parse_event_line(line.as_bytes(), &set.compiled.projection).unwrap();
+            let mut result = Ok(Vec::new());
+            herald::route::decide_result_into(&set, kind, &record, now, &mut result);
+            result
+        })
+        .collect()
+}
+
+/// Logs `lines` through one batch of `engine`, in parts of the given sizes; returns the
+/// decisions.
+fn log_in_parts(
+    engine: &Engine,
+    lines: &[String],
+    parts: &[usize],
+) -> Result<Vec<Result<Vec<Decision>, EventError>>, EngineError> {
+    let mut batch = engine.batch()?;
+    let mut all = Vec::new();
+    let mut start = 0;
+    for &n in parts {
+        let mut part = decided(engine, &lines[start..start + n]);
+        batch.log(&mut part)?;
+        all.extend(part);
+        start += n;
+    }
+    batch.commit()?;
+    Ok(all)
+}
+
+#[test]
+fn a_batch_logged_in_parts_gives_what_one_commit_gives() {
+    let lines = batch_lines();
+    let one = engine();
+    let mut want = decided(&one, &lines);
+    one.commit_decided(&mut want).unwrap();
+    // A store that logs batches itself (SQLite) and one that does not (the memory store: the
+    // engine gathers the entries).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.db");
+    let stores: [Box<dyn Store>; 2] = [
+        Box::new(SqliteStore::open(&path).unwrap()),
+        Box::new(MemoryStore::new()),
+    ];
+    for (i, store) in stores.into_iter().enumerate() {
+        let parts = engine_on(store);
+        let got = log_in_parts(&parts, &lines, &[1, 3, 0, 2, 4]).unwrap();
+        assert_eq!(got, want, "store {i}");
+        assert_eq!(all_invitations(&parts), all_invitations(&one), "store {i}");
+        assert_eq!(all_failures(&parts), all_failures(&one), "store {i}");
+        // The next batch sees the invitations of this one.
+        let again = log_in_parts(&parts, &lines, &[10]).unwrap();
+        for result in again.iter().flatten() {
+            assert!(
+                result.iter().all(|d| d.outcome != Outcome::Invited),
+                "store {i}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_batch_is_durable_at_its_commit_and_not_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.db");
+    let e = engine_on(Box::new(SqliteStore::open(&path).unwrap()));
+    let lines = batch_lines();
+    let mut batch = e.batch().unwrap();
+    let mut part = decided(&e, &lines);
+    batch.log(&mut part).unwrap();
+    // Another connection sees nothing of the logged parts until the commit.
+    let mut other = SqliteStore::open(&path).unwrap();
+    assert!(
+        other
+            .invitations(&InvitationQuery::default())
+            .unwrap()
+            .is_empty()
+    );
+    assert!(other.failures(&FailureQuery::default()).unwrap().is_empty());
+    batch.commit().unwrap();
+    assert_eq!(
+        other
+            .invitations(&InvitationQuery::default())
+            .unwrap()
+            .len(),
+        4
+    );
+    assert_eq!(other.failures(&FailureQuery::default()).unwrap().len(), 2);
+}
+
+#[test]
+fn a_batch_dropped_or_failed_logs_nothing_and_forgets_its_invitations() {
+    let lines = batch_lines();
+    let dir = tempfile::tempdir().unwrap();
+    for (case, fail_append, fail_commit) in [
+        ("dropped", None, false),
+        ("second part fails", Some(2), false),
+        ("commit fails", None, true),
+    ] {
+        let path = dir.path().join(format!("{case}.db"));
+        let e = engine_on(Box::new(FlakyBatches {
+            inner: SqliteStore::open(&path).unwrap(),
+            fail_append,
+            fail_commit,
+            appends: 0,
+        }));
+        let mut batch = e.batch().unwrap();
+        let mut first = decided(&e, &lines[..5]);
+        batch.log(&mut first).unwrap();
+        assert_eq!(
+            customers(first[0].as_ref().unwrap()).outcome,
+            Outcome::Invited
+        );
+        let mut second = decided(&e, &lines[5..]);
+        match (fail_append, batch.log(&mut second)) {
+            (Some(_), Err(EngineError::Store(StoreError::Full { .. }))) => {
+                // Every later step of the failed batch fails too.
+                let mut third = decided(&e, &lines[..1]);
+                assert!(matches!(
+                    batch.log(&mut third),
+                    Err(EngineError::BatchAborted)
+                ));
+                assert!(matches!(batch.commit(), Err(EngineError::BatchAborted)));
+            }
+            (None, Ok(())) if fail_commit => {
+                assert!(matches!(
+                    batch.commit(),
+                    Err(EngineError::Store(StoreError::Full { .. }))
+                ));
+            }
+            (None, Ok(())) => drop(batch),
+            (_, other) => panic!("{case}: {other:?}"),
+        }
+        assert!(all_invitations(&e).is_empty(), "{case}");
+        assert!(all_failures(&e).is_empty(), "{case}");
+        // Nobody counts as invited: the same events invite again, once.
+        let again = e
+            .route_batch(&[
+                event("create", customer("a", Some("a@example.fr"))),
+                event("create", customer("a", Some("a@example.fr"))),
+            ])
+            .unwrap();
+        assert_eq!(
+            customers(again[0].as_ref().unwrap()).outcome,
+            Outcome::Invited
+        );
+        assert_eq!(
+            customers(again[1].as_ref().unwrap()).reason,
+            Some(Reason::AlreadyInvited)
+        );
+        assert_eq!(all_invitations(&e).len(), 1, "{case}");
+    }
+}

@@ -822,3 +822,43 @@ fn large_batches_with_varied_invitations_log_what_the_memory_store_logs() {
     assert!(!keys.contains(&key("Customers", "r1-39")));
     assert_eq!(keys, memory.invited_keys().unwrap());
 }
+
+#[test]
+fn sqlite_batches_are_one_transaction_and_need_to_be_open() {
+    let mut s = SqliteStore::open_in_memory().unwrap();
+    let a = LogEntry::Invited(inv("P", "a", 1));
+    let b = LogEntry::Failed(fail("P", "b", "missing-email", 2));
+    // Without `begin_batch`, nothing is logged.
+    assert!(matches!(
+        s.append_to_batch(std::slice::from_ref(&a)),
+        Err(StoreError::NoBatch { .. })
+    ));
+    assert!(all_invitations(&mut s).is_empty());
+    // Aborted: nothing of either part.
+    assert!(s.begin_batch().unwrap());
+    s.append_to_batch(std::slice::from_ref(&a)).unwrap();
+    s.append_to_batch(std::slice::from_ref(&b)).unwrap();
+    s.abort_batch();
+    assert!(all_invitations(&mut s).is_empty());
+    assert!(all_failures(&mut s).is_empty());
+    // Committed: both parts, in order, as one `append` of both logs them.
+    assert!(s.begin_batch().unwrap());
+    s.append_to_batch(std::slice::from_ref(&a)).unwrap();
+    s.append_to_batch(std::slice::from_ref(&b)).unwrap();
+    s.commit_batch().unwrap();
+    let mut one = MemoryStore::new();
+    one.append(&[a, b]).unwrap();
+    assert_eq!(all_invitations(&mut s), all_invitations(&mut one));
+    assert_eq!(all_failures(&mut s), all_failures(&mut one));
+    // A time out of range refuses the part and drops the batch.
+    assert!(s.begin_batch().unwrap());
+    s.append_to_batch(&[LogEntry::Invited(inv("P", "c", 3))])
+        .unwrap();
+    let mut late = inv("P", "d", 0);
+    late.time = Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap();
+    assert!(matches!(
+        s.append_to_batch(&[LogEntry::Invited(late)]),
+        Err(StoreError::TimeOutOfRange { .. })
+    ));
+    assert_eq!(all_invitations(&mut s).len(), 1);
+}

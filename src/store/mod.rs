@@ -96,6 +96,13 @@ pub enum StoreError {
         /// The underlying SQLite error.
         cause: rusqlite::Error,
     },
+    /// [`Store::append_to_batch`] was called with no batch open (a caller error); nothing
+    /// was logged.
+    #[error("no batch is open on the log database `{path}`")]
+    NoBatch {
+        /// The database path.
+        path: String,
+    },
 }
 
 /// Formats a wait as `5s`, `1.5s` or `200ms` for error messages.
@@ -209,6 +216,31 @@ pub trait Store: Send {
     /// none is. When it returns `Ok` they are durable on disk (for SQLite: committed, WAL,
     /// `synchronous=FULL`).
     fn append(&mut self, entries: &[LogEntry]) -> Result<(), StoreError>;
+
+    /// Opens a batch that the store logs itself: the entries of every
+    /// [`Store::append_to_batch`] until [`Store::commit_batch`] form ONE atomic transaction,
+    /// durable when `commit_batch` returns `Ok`; [`Store::abort_batch`] drops them all, and
+    /// so does an error from `append_to_batch` or `commit_batch`. Returns `false` when the
+    /// store does not log batches itself (the default): the engine then gathers the batch's
+    /// entries and gives them to [`Store::append`] at once, and the other batch methods are
+    /// not called.
+    fn begin_batch(&mut self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    /// Adds entries, in order, to the batch opened by [`Store::begin_batch`]. Nothing is
+    /// durable before [`Store::commit_batch`]. On error the whole batch is dropped.
+    fn append_to_batch(&mut self, entries: &[LogEntry]) -> Result<(), StoreError> {
+        self.append(entries)
+    }
+
+    /// Makes the open batch durable. On error nothing of the batch is logged.
+    fn commit_batch(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Drops the open batch: nothing of it is logged.
+    fn abort_batch(&mut self) {}
 
     /// Failures matching the query, newest first (ties: latest appended first).
     fn failures(&mut self, query: &FailureQuery) -> Result<Vec<Failure>, StoreError>;

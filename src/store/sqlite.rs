@@ -78,6 +78,77 @@ const ROWS_PER_INSERT: usize = 16;
 /// Parameters per invitation row in [`INSERT_INVITATION`] and [`insert_invitations_sql`].
 const INVITATION_PARAMS: usize = 9;
 
+/// Inserts the entries, in order, inside the transaction open on `conn`.
+fn insert_entries(
+    conn: &Connection,
+    name: &str,
+    waited: Duration,
+    entries: &[LogEntry],
+) -> Result<(), StoreError> {
+    let map = |e| map_error(name, waited, e);
+    {
+        let mut insert_invitation = conn.prepare_cached(INSERT_INVITATION).map_err(map)?;
+        let mut insert_invitations = conn.prepare_cached(insert_invitations_sql()).map_err(map)?;
+        let mut insert_failure = conn.prepare_cached(INSERT_FAILURE).map_err(map)?;
+        let mut deactivate = conn.prepare_cached(DEACTIVATE).map_err(map)?;
+        // Parameters are bound by index, and those a batch's entries usually share (portal,
+        // group, event, time, rule-set version) only when they differ from the previous
+        // row's: SQLite keeps a statement's bindings across executions, and binding text
+        // copies it.
+        // Invitations wait in `pending` until there are enough for one multi-row insert;
+        // the rest go one by one at the end. Each row position keeps its own shared values.
+        let mut inv = SharedParams::default();
+        let mut inv_rows: [SharedParams; ROWS_PER_INSERT] = Default::default();
+        let mut pending: Vec<&Invitation> = Vec::with_capacity(ROWS_PER_INSERT);
+        let mut fail = SharedParams::default();
+        for entry in entries {
+            match entry {
+                LogEntry::Invited(i) => {
+                    pending.push(i);
+                    if pending.len() == ROWS_PER_INSERT {
+                        let s = &mut insert_invitations;
+                        for (row, (i, shared)) in pending.iter().zip(&mut inv_rows).enumerate() {
+                            bind_invitation(s, row * INVITATION_PARAMS, shared, i)?.map_err(map)?;
+                        }
+                        s.raw_execute().map_err(map)?;
+                        pending.clear();
+                    }
+                }
+                LogEntry::Failed(f) | LogEntry::DeliveryFailed(f) => {
+                    let s = &mut insert_failure;
+                    bind_changed(s, 1, &mut fail.portal, Some(f.portal.as_str())).map_err(map)?;
+                    s.raw_bind_parameter(2, &f.record_id).map_err(map)?;
+                    s.raw_bind_parameter(3, &f.record_name).map_err(map)?;
+                    s.raw_bind_parameter(4, &f.email).map_err(map)?;
+                    s.raw_bind_parameter(5, &f.language).map_err(map)?;
+                    s.raw_bind_parameter(6, &f.reason).map_err(map)?;
+                    s.raw_bind_parameter(7, &f.message).map_err(map)?;
+                    fail.time(s, 8, f.time)?.map_err(map)?;
+                    bind_changed(s, 9, &mut fail.version, f.rule_set_version.as_deref())
+                        .map_err(map)?;
+                    s.raw_execute().map_err(map)?;
+                    if matches!(entry, LogEntry::DeliveryFailed(_)) {
+                        // The invitations before it are in the log first.
+                        for i in pending.drain(..) {
+                            bind_invitation(&mut insert_invitation, 0, &mut inv, i)?
+                                .map_err(map)?;
+                            insert_invitation.raw_execute().map_err(map)?;
+                        }
+                        deactivate
+                            .execute(params![f.portal, f.record_id])
+                            .map_err(map)?;
+                    }
+                }
+            }
+        }
+        for i in pending {
+            bind_invitation(&mut insert_invitation, 0, &mut inv, i)?.map_err(map)?;
+            insert_invitation.raw_execute().map_err(map)?;
+        }
+    }
+    Ok(())
+}
+
 /// `INSERT_INVITATION` for [`ROWS_PER_INSERT`] rows: row `r` takes parameters
 /// `9r + 1 ..= 9r + 9`, in the order of `INSERT_INVITATION`.
 ///
@@ -340,71 +411,52 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(map)?;
-        {
-            let mut insert_invitation = tx.prepare_cached(INSERT_INVITATION).map_err(map)?;
-            let mut insert_invitations =
-                tx.prepare_cached(insert_invitations_sql()).map_err(map)?;
-            let mut insert_failure = tx.prepare_cached(INSERT_FAILURE).map_err(map)?;
-            let mut deactivate = tx.prepare_cached(DEACTIVATE).map_err(map)?;
-            // Parameters are bound by index, and those a batch's entries usually share (portal,
-            // group, event, time, rule-set version) only when they differ from the previous
-            // row's: SQLite keeps a statement's bindings across executions, and binding text
-            // copies it.
-            // Invitations wait in `pending` until there are enough for one multi-row insert;
-            // the rest go one by one at the end. Each row position keeps its own shared values.
-            let mut inv = SharedParams::default();
-            let mut inv_rows: [SharedParams; ROWS_PER_INSERT] = Default::default();
-            let mut pending: Vec<&Invitation> = Vec::with_capacity(ROWS_PER_INSERT);
-            let mut fail = SharedParams::default();
-            for entry in entries {
-                match entry {
-                    LogEntry::Invited(i) => {
-                        pending.push(i);
-                        if pending.len() == ROWS_PER_INSERT {
-                            let s = &mut insert_invitations;
-                            for (row, (i, shared)) in pending.iter().zip(&mut inv_rows).enumerate()
-                            {
-                                bind_invitation(s, row * INVITATION_PARAMS, shared, i)?
-                                    .map_err(map)?;
-                            }
-                            s.raw_execute().map_err(map)?;
-                            pending.clear();
-                        }
-                    }
-                    LogEntry::Failed(f) | LogEntry::DeliveryFailed(f) => {
-                        let s = &mut insert_failure;
-                        bind_changed(s, 1, &mut fail.portal, Some(f.portal.as_str()))
-                            .map_err(map)?;
-                        s.raw_bind_parameter(2, &f.record_id).map_err(map)?;
-                        s.raw_bind_parameter(3, &f.record_name).map_err(map)?;
-                        s.raw_bind_parameter(4, &f.email).map_err(map)?;
-                        s.raw_bind_parameter(5, &f.language).map_err(map)?;
-                        s.raw_bind_parameter(6, &f.reason).map_err(map)?;
-                        s.raw_bind_parameter(7, &f.message).map_err(map)?;
-                        fail.time(s, 8, f.time)?.map_err(map)?;
-                        bind_changed(s, 9, &mut fail.version, f.rule_set_version.as_deref())
-                            .map_err(map)?;
-                        s.raw_execute().map_err(map)?;
-                        if matches!(entry, LogEntry::DeliveryFailed(_)) {
-                            // The invitations before it are in the log first.
-                            for i in pending.drain(..) {
-                                bind_invitation(&mut insert_invitation, 0, &mut inv, i)?
-                                    .map_err(map)?;
-                                insert_invitation.raw_execute().map_err(map)?;
-                            }
-                            deactivate
-                                .execute(params![f.portal, f.record_id])
-                                .map_err(map)?;
-                        }
-                    }
-                }
-            }
-            for i in pending {
-                bind_invitation(&mut insert_invitation, 0, &mut inv, i)?.map_err(map)?;
-                insert_invitation.raw_execute().map_err(map)?;
-            }
-        }
+        insert_entries(&tx, &name, waited, entries)?;
         tx.commit().map_err(map)
+    }
+
+    fn begin_batch(&mut self) -> Result<bool, StoreError> {
+        // A batch left open by an earlier failure is dropped first.
+        self.abort_batch();
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| map_error(&self.name, self.busy_timeout, e))?;
+        Ok(true)
+    }
+
+    fn append_to_batch(&mut self, entries: &[LogEntry]) -> Result<(), StoreError> {
+        if self.conn.is_autocommit() {
+            // No batch is open (a caller error): log nothing rather than autocommit rows.
+            return Err(StoreError::NoBatch {
+                path: self.name.clone(),
+            });
+        }
+        let added = check_times(entries)
+            .and_then(|()| insert_entries(&self.conn, &self.name, self.busy_timeout, entries));
+        if added.is_err() {
+            self.abort_batch();
+        }
+        added
+    }
+
+    fn commit_batch(&mut self) -> Result<(), StoreError> {
+        let committed = self
+            .conn
+            .execute_batch("COMMIT")
+            .map_err(|e| map_error(&self.name, self.busy_timeout, e));
+        if committed.is_err() {
+            // A failed COMMIT (busy, disk full) can leave the transaction open.
+            self.abort_batch();
+        }
+        committed
+    }
+
+    fn abort_batch(&mut self) {
+        if !self.conn.is_autocommit() {
+            // Nothing more can be done if the rollback fails: the connection then rolls back
+            // when it is closed, and no commit follows.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
     }
 
     fn failures(&mut self, query: &FailureQuery) -> Result<Vec<Failure>, StoreError> {

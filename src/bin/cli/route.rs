@@ -2,12 +2,15 @@
 //!
 //! A reader thread splits the input into lines and hands them over in groups; the routing
 //! thread parses each line into one reused record and decides it at once, while the record is
-//! in the CPU's cache, then logs each batch of up to [`BATCH`] decided events in one
-//! transaction before printing its decisions. A batch is also routed as soon as no more input
-//! is ready, so a host that pipes one event at a time gets each decision without closing its
-//! end, while a file or a fast pipe fills whole batches.
+//! in the CPU's cache. Every [`CHUNK`] events, their decisions are checked against the
+//! already-invited set and added to an open log transaction (an [`Batch`]), and their output
+//! lines are written to a buffer; the decisions' memory is then reused for the next events.
+//! Every [`BATCH`] events the transaction is committed (one `fsync`), and only then is the
+//! buffer printed. A batch is also committed as soon as no more input is ready, so a host that
+//! pipes one event at a time gets each decision without closing its end, while a file or a
+//! fast pipe fills whole batches.
 
-use herald::engine::Engine;
+use herald::engine::{Batch, Engine};
 use herald::record::CompactRecord;
 use herald::route::{Decision, Outcome};
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
@@ -17,6 +20,9 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 pub const MAX_LINE: usize = 1 << 20;
 /// Most events routed (and logged) in one transaction.
 const BATCH: usize = 4096;
+/// Events decided before they are added to the open batch: the decisions of so many events
+/// are all that is kept in memory (those of a whole batch did not fit in the CPU's caches).
+const CHUNK: usize = 256;
 /// Most lines the reader hands over at once.
 const GROUP_LINES: usize = 1024;
 /// Groups the reader may run ahead of routing.
@@ -129,6 +135,13 @@ struct Run<'a, W: Write> {
     projection: herald::record::Projection,
     /// The record every line is parsed into.
     record: CompactRecord,
+    /// The open log batch: the events of the lines since the last commit.
+    batch: Option<Batch<'a>>,
+    /// Events in the open batch (logged or waiting in `results`), and the first and last line
+    /// numbers of the batch.
+    batched: usize,
+    first_line: usize,
+    last_line: usize,
     /// The decided events waiting to be logged are `results[..filled]`, and `lines` their line
     /// numbers. The decisions beyond are kept to be decided into again (see
     /// `herald::route::decide_into`).
@@ -141,22 +154,24 @@ struct Run<'a, W: Write> {
     notes: Vec<(usize, String)>,
     out: W,
     all: bool,
-    /// The output line being written.
-    line_buf: Vec<u8>,
+    /// The output lines of the open batch, printed once it is committed.
+    pending_out: Vec<u8>,
+    /// Events of the open batch that were routed (decided without an error).
+    pending_routed: usize,
     malformed: usize,
     routed: usize,
 }
 
-impl<W: Write> Run<'_, W> {
+impl<'a, W: Write> Run<'a, W> {
     /// Parses one input line (number `line_no`, full length `len`) into the batch, or notes
     /// what is wrong with it.
-    fn push_line(&mut self, line_no: usize, bytes: &[u8], len: usize) {
+    fn push_line(&mut self, line_no: usize, bytes: &[u8], len: usize) -> Result<(), String> {
         if len > MAX_LINE {
             self.note(
                 line_no,
                 format!("the line is {len} bytes, over the limit of {MAX_LINE} bytes"),
             );
-            return;
+            return Ok(());
         }
         let mut bytes = bytes;
         if line_no == 1 {
@@ -164,25 +179,39 @@ impl<W: Write> Run<'_, W> {
         }
         let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return;
+            return Ok(());
         }
         let kind =
             match herald::route::parse_event_line_into(bytes, &self.projection, &mut self.record) {
                 Ok(kind) => kind,
-                Err(msg) => return self.note(line_no, msg),
+                Err(msg) => {
+                    self.note(line_no, msg);
+                    return Ok(());
+                }
             };
-        if self.filled == 0 {
+        if self.batched == 0 && self.filled == 0 {
             self.now = self.engine.now();
+            self.first_line = line_no;
         }
+        self.last_line = line_no;
         if self.filled == self.results.len() {
             self.results.push(Ok(Vec::new()));
         }
         let Some(result) = self.results.get_mut(self.filled) else {
-            return;
+            return Ok(());
         };
         herald::route::decide_result_into(&self.set, kind, &self.record, self.now, result);
         self.filled += 1;
         self.lines.push(line_no);
+        if self.filled >= CHUNK {
+            self.log_chunk()?;
+        }
+        Ok(())
+    }
+
+    /// Events decided and not yet committed.
+    fn pending(&self) -> usize {
+        self.batched + self.filled
     }
 
     fn note(&mut self, line_no: usize, msg: String) {
@@ -203,65 +232,82 @@ impl<W: Write> Run<'_, W> {
         }
     }
 
-    /// Routes the batch; its decisions are printed only after the log has them.
-    fn flush(&mut self) -> Result<(), String> {
+    /// The message for a log error: nothing of the open batch was logged.
+    fn stopped(&mut self, e: &herald::engine::EngineError) -> String {
+        self.report_notes();
+        format!(
+            "{e}\nerror: stopped at line {}: the decisions printed above are logged; this line \
+             and the ones after it were not routed",
+            self.first_line
+        )
+    }
+
+    /// Adds the decided events to the open batch (opening one if needed) and writes their
+    /// output lines, to be printed once the batch is committed.
+    fn log_chunk(&mut self) -> Result<(), String> {
         if self.filled == 0 {
-            self.report_notes();
             return Ok(());
         }
-        let first = self.lines.first().copied().unwrap_or(0);
-        let mut results = std::mem::take(&mut self.results);
-        let decided = results.get_mut(..self.filled).unwrap_or(&mut []);
-        match self.engine.commit_decided(decided) {
-            Ok(()) => {}
-            Err(e) => {
-                self.report_notes();
-                return Err(format!(
-                    "{e}\nerror: stopped at line {first}: the decisions printed above are logged; \
-                     this line and the ones after it were not routed"
-                ));
-            }
+        let batch = match self.batch.as_mut() {
+            Some(b) => b,
+            None => match self.engine.batch() {
+                Ok(b) => self.batch.insert(b),
+                Err(e) => return Err(self.stopped(&e)),
+            },
         };
-        let lines = std::mem::take(&mut self.lines);
-        for (line, result) in lines.iter().zip(&results) {
-            if let Err(e) = result {
-                self.note(*line, e.to_string());
-            }
+        let decided = self.results.get_mut(..self.filled).unwrap_or(&mut []);
+        if let Err(e) = batch.log(decided) {
+            self.batch = None;
+            return Err(self.stopped(&e));
         }
-        self.report_notes();
-        let mut written = Ok(());
-        for (line, result) in lines.iter().zip(&results) {
-            if let Ok(decisions) = result {
-                self.routed += 1;
-                for d in decisions {
-                    if written.is_ok() {
-                        written = self.print(*line, d);
+        let lines = std::mem::take(&mut self.lines);
+        for (line, result) in lines.iter().zip(&self.results) {
+            match result {
+                Err(e) => {
+                    self.malformed += 1;
+                    self.notes.push((*line, e.to_string()));
+                }
+                Ok(decisions) => {
+                    self.pending_routed += 1;
+                    for d in decisions {
+                        if d.outcome != Outcome::Skipped || self.all {
+                            write_out_line(&mut self.pending_out, *line, d);
+                        }
                     }
                 }
             }
         }
-        let written = written.and_then(|()| self.out.flush());
-        let last = lines.last().copied().unwrap_or(first);
-        self.filled = 0;
         self.lines = lines;
         self.lines.clear();
-        self.results = results;
-        written.map_err(|e| {
-            format!(
-                "cannot write the output: {e}\nerror: the events up to line {last} were routed and \
-                 logged; the rest were not routed"
-            )
-        })
+        self.batched += self.filled;
+        self.filled = 0;
+        Ok(())
     }
 
-    fn print(&mut self, line: usize, d: &Decision) -> std::io::Result<()> {
-        if d.outcome == Outcome::Skipped && !self.all {
-            return Ok(());
+    /// Commits the open batch, then reports its problems and prints its decisions: nothing is
+    /// printed before the log has it.
+    fn flush(&mut self) -> Result<(), String> {
+        self.log_chunk()?;
+        if let Some(batch) = self.batch.take() {
+            if let Err(e) = batch.commit() {
+                return Err(self.stopped(&e));
+            }
         }
-        let buf = &mut self.line_buf;
-        buf.clear();
-        write_out_line(buf, line, d);
-        self.out.write_all(buf)
+        self.report_notes();
+        self.routed += std::mem::take(&mut self.pending_routed);
+        self.batched = 0;
+        let written = self
+            .out
+            .write_all(&self.pending_out)
+            .and_then(|()| self.out.flush());
+        self.pending_out.clear();
+        written.map_err(|e| {
+            format!(
+                "cannot write the output: {e}\nerror: the events up to line {} were routed and \
+                 logged; the rest were not routed",
+                self.last_line
+            )
+        })
     }
 }
 
@@ -336,14 +382,19 @@ pub fn run<R: Read + Send + 'static>(engine: &Engine, input: R, all: bool) -> u8
         projection: herald::route::routing_projection(&set),
         set,
         record: CompactRecord::default(),
-        results: Vec::with_capacity(BATCH),
+        batch: None,
+        batched: 0,
+        first_line: 0,
+        last_line: 0,
+        results: Vec::with_capacity(CHUNK),
         filled: 0,
-        lines: Vec::with_capacity(BATCH),
+        lines: Vec::with_capacity(CHUNK),
         now: engine.now(),
         notes: Vec::new(),
         out: std::io::BufWriter::with_capacity(1 << 16, stdout.lock()),
         all,
-        line_buf: Vec::with_capacity(256),
+        pending_out: Vec::with_capacity(1 << 20),
+        pending_routed: 0,
         malformed: 0,
         routed: 0,
     };
@@ -381,9 +432,13 @@ pub fn run<R: Read + Send + 'static>(engine: &Engine, input: R, all: bool) -> u8
         let mut start = 0;
         for &(end, len) in &group.ends {
             line_no += 1;
-            run.push_line(line_no, group.data.get(start..end).unwrap_or(&[]), len);
+            let pushed = run.push_line(line_no, group.data.get(start..end).unwrap_or(&[]), len);
             start = end;
-            if run.filled >= BATCH {
+            if let Err(e) = pushed {
+                eprintln!("error: {e}");
+                return 2;
+            }
+            if run.pending() >= BATCH {
                 if let Err(e) = run.flush() {
                     eprintln!("error: {e}");
                     return 2;
