@@ -336,7 +336,7 @@ fn delivery_failure(store: &mut dyn Store) {
         .unwrap();
     assert_eq!(
         store.invited_keys().unwrap(),
-        vec![key("P", "r2"), key("Q", "r1")]
+        vec![key("Q", "r1"), key("P", "r2")]
     );
     assert_eq!(all_failures(store), vec![bounce]);
     let active: Vec<_> = all_invitations(store)
@@ -350,7 +350,7 @@ fn delivery_failure(store: &mut dyn Store) {
         .unwrap();
     assert_eq!(
         store.invited_keys().unwrap(),
-        vec![key("P", "r2"), key("Q", "r1")]
+        vec![key("Q", "r1"), key("P", "r2")]
     );
     // A delivery failure for something never invited is just logged.
     store
@@ -416,11 +416,13 @@ fn keys_distinct_sorted(store: &mut dyn Store) {
             LogEntry::Invited(inv("a", "9", 1)),
             LogEntry::Invited(inv("b", "2", 2)),
             LogEntry::Invited(inv("a", "1", 3)),
+            LogEntry::Invited(inv("c", "2", 3)),
         ])
         .unwrap();
+    // By record id, then portal.
     assert_eq!(
         store.invited_keys().unwrap(),
-        vec![key("a", "1"), key("a", "9"), key("b", "2")]
+        vec![key("a", "1"), key("b", "2"), key("c", "2"), key("a", "9")]
     );
 }
 
@@ -861,4 +863,96 @@ fn sqlite_batches_are_one_transaction_and_need_to_be_open() {
         Err(StoreError::TimeOutOfRange { .. })
     ));
     assert_eq!(all_invitations(&mut s).len(), 1);
+}
+
+/// The schema of version 1, as released (a copy: the released step must never change).
+const SCHEMA_V1: &str = "CREATE TABLE invitations (
+        id               INTEGER PRIMARY KEY,
+        portal           TEXT NOT NULL,
+        record_id        TEXT NOT NULL,
+        record_name      TEXT,
+        language         TEXT NOT NULL,
+        sender_group     TEXT,
+        email            TEXT NOT NULL,
+        event            TEXT NOT NULL,
+        time             TEXT NOT NULL,
+        rule_set_version TEXT NOT NULL,
+        active           INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE INDEX invitations_active_key ON invitations (portal, record_id) WHERE active = 1;
+    CREATE TABLE failures (
+        id               INTEGER PRIMARY KEY,
+        portal           TEXT NOT NULL,
+        record_id        TEXT NOT NULL,
+        record_name      TEXT,
+        email            TEXT,
+        language         TEXT,
+        reason           TEXT NOT NULL,
+        message          TEXT NOT NULL,
+        time             TEXT NOT NULL,
+        rule_set_version TEXT
+    );
+    CREATE INDEX failures_time ON failures (time);
+    CREATE INDEX failures_portal_time ON failures (portal, time);
+    PRAGMA user_version = 1;";
+
+#[test]
+fn a_version_1_log_is_migrated_with_its_invitations() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("herald.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO invitations (portal, record_id, language, email, event, time,
+                                      rule_set_version, active)
+             VALUES ('P', 'b', 'fr', 'b@x.fr', 'create', '2026-01-01T00:00:00.000000Z', 'v', 1),
+                    ('Q', 'a', 'fr', 'a@x.fr', 'create', '2026-01-01T00:00:00.000000Z', 'v', 1),
+                    ('P', 'gone', 'fr', 'g@x.fr', 'create', '2026-01-01T00:00:00.000000Z', 'v', 0);",
+        )
+        .unwrap();
+    }
+    let mut store = SqliteStore::open(&path).unwrap();
+    assert_eq!(user_version(&path), 2);
+    assert_eq!(SqliteStore::latest_schema_version(), 2);
+    assert_eq!(
+        store.invited_keys().unwrap(),
+        vec![key("Q", "a"), key("P", "b")]
+    );
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let indexes: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        indexes,
+        vec![
+            "failures_portal_time",
+            "failures_time",
+            "invitations_active_id"
+        ]
+    );
+    // The already-invited set and a delivery failure's update read the new index.
+    let plan: Vec<String> = conn
+        .prepare(
+            "EXPLAIN QUERY PLAN UPDATE invitations SET active = 0
+             WHERE portal = 'P' AND record_id = 'b' AND active = 1",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        plan.iter().any(|p| p.contains("invitations_active_id")),
+        "{plan:?}"
+    );
+    // And the log goes on as before.
+    store
+        .append(&[LogEntry::DeliveryFailed(fail("P", "b", "bounce", 1))])
+        .unwrap();
+    assert_eq!(store.invited_keys().unwrap(), vec![key("Q", "a")]);
 }

@@ -32,13 +32,17 @@ impl MemoryStore {
 
 impl Store for MemoryStore {
     fn invited_keys(&mut self) -> Result<Vec<(String, String)>, StoreError> {
-        let keys: BTreeSet<&(String, String)> = self
+        // Ordered by record id, then portal, as the SQLite store's index gives them.
+        let keys: BTreeSet<(&str, &str)> = self
             .active
             .iter()
             .filter(|(_, ids)| !ids.is_empty())
-            .map(|(k, _)| k)
+            .map(|((portal, id), _)| (id.as_str(), portal.as_str()))
             .collect();
-        Ok(keys.into_iter().cloned().collect())
+        Ok(keys
+            .into_iter()
+            .map(|(id, portal)| (portal.to_string(), id.to_string()))
+            .collect())
     }
 
     fn append(&mut self, entries: &[LogEntry]) -> Result<(), StoreError> {

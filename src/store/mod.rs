@@ -209,7 +209,8 @@ pub struct InvitationQuery {
 /// the shared behavioural suite in `tests/store.rs` checks them.
 pub trait Store: Send {
     /// Every (portal, record_id) currently invited (invited and not since failed delivery),
-    /// each once, sorted. Loaded once at start so the already-invited check stays in memory.
+    /// each once, sorted by record id, then portal. Loaded once at start so the
+    /// already-invited check stays in memory.
     fn invited_keys(&mut self) -> Result<Vec<(String, String)>, StoreError>;
 
     /// Appends the entries, in order, in ONE atomic transaction: either all are logged or

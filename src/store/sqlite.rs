@@ -45,6 +45,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX failures_time ON failures (time);
     CREATE INDEX failures_portal_time ON failures (portal, time);",
+    // Version 2: the index of active invitations leads with the record id. Its B-tree is
+    // searched on every invitation logged; with the portal first, most comparisons on the way
+    // down found equal portals and went on to the record id through SQLite's general record
+    // comparison (6.5% of `herald route`'s instructions).
+    "DROP INDEX invitations_active_key;
+    CREATE INDEX invitations_active_id ON invitations (record_id, portal) WHERE active = 1;",
 ];
 
 /// Page size for new files (SQLite's default is 4096): larger pages mean fewer B-tree page
@@ -385,12 +391,12 @@ impl Store for SqliteStore {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT DISTINCT portal, record_id FROM invitations WHERE active = 1
-                 ORDER BY portal, record_id",
+                "SELECT DISTINCT record_id, portal FROM invitations WHERE active = 1
+                 ORDER BY record_id, portal",
             )
             .map_err(|e| map_error(&self.name, self.busy_timeout, e))?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map([], |r| Ok((r.get(1)?, r.get(0)?)))
             .map_err(|e| map_error(&self.name, self.busy_timeout, e))?;
         rows.collect::<Result<Vec<_>, _>>()
             .map_err(|e| map_error(&self.name, self.busy_timeout, e))
