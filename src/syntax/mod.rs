@@ -125,14 +125,11 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
     use Rule as R;
     Some(match rule {
         R::EOI => "the end of the input",
-        R::expr | R::or_expr | R::and_expr | R::not_expr | R::cmp_expr | R::condition => {
-            "a condition"
-        }
-        R::coalesce
-        | R::additive
-        | R::paren
+        R::expr | R::operand | R::condition => "a condition",
+        R::paren
         | R::list
         | R::call
+        | R::call_name
         | R::path
         | R::bare_segment
         | R::quoted_segment
@@ -150,9 +147,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         R::not_op | R::kw_not | R::bad_not => "`not`",
         R::cmp_op
         | R::cmp_start
-        | R::binary_tail
         | R::is_test
-        | R::matches_tail
         | R::op_eq
         | R::op_ne
         | R::op_lt
