@@ -48,6 +48,24 @@ fn operand_group_end(mut pairs: Flat<'_>) -> Option<usize> {
     end
 }
 
+/// The offset of the first token at or after `pos`: past whitespace and `#` comments, as pest's
+/// implicit whitespace skips them.
+fn skip_trivia(src: &str, mut pos: usize) -> usize {
+    let bytes = src.as_bytes();
+    while let Some(&b) = bytes.get(pos) {
+        match b {
+            b' ' | b'\t' | b'\r' | b'\n' => pos += 1,
+            b'#' => {
+                while bytes.get(pos).is_some_and(|&c| c != b'\n' && c != b'\r') {
+                    pos += 1;
+                }
+            }
+            _ => break,
+        }
+    }
+    pos
+}
+
 /// The operands of one `and` or `or` run: no allocation for a run of one (the common case).
 #[derive(Default)]
 struct Operands {
@@ -479,7 +497,7 @@ impl<'s> Lowerer<'s> {
                         self.error(
                             Diagnostic::error(
                                 Code::ListTooLarge,
-                                span_of(&p),
+                                self.item_span(&p),
                                 format!("this list has more than {MAX_LIST_LEN} elements"),
                             )
                             .with_label(format!("element {} is over the limit", MAX_LIST_LEN + 1))
@@ -942,11 +960,75 @@ impl<'s> Lowerer<'s> {
         })
     }
 
+    /// The span of a list element or a picklist value as messages have always shown it: for an
+    /// expression, what the nested precedence rules of the grammar used to cover. Those
+    /// included the whitespace and comments after the expression unless its last part ended
+    /// inside a repetition at every level (`a or b and c is null`), a quirk of pest's implicit
+    /// whitespace that the snapshots of list diagnostics record.
+    fn item_span(&self, pair: &Pair<'_, Rule>) -> Span {
+        let span = span_of(pair);
+        if pair.as_rule() != Rule::expr {
+            return span;
+        }
+        let mut any_or = false;
+        let mut ands_in_last_run = 0usize;
+        let mut last_operand = None;
+        for p in pair.clone().into_inner() {
+            match p.as_rule() {
+                Rule::or_op => {
+                    any_or = true;
+                    ands_in_last_run = 0;
+                }
+                Rule::and_op => ands_in_last_run += 1,
+                _ => last_operand = Some(p),
+            }
+        }
+        let Some(operand) = last_operand else {
+            return span;
+        };
+        let mut last_end = span.end;
+        let mut tails = 0usize;
+        let mut last_tail_is_test = false;
+        let mut coalesced = 0usize;
+        let mut adds = 0usize;
+        let mut after_primary = false;
+        for p in operand.into_inner() {
+            last_end = p.as_span().end();
+            let rule = p.as_rule();
+            match rule {
+                Rule::is_test | Rule::cmp_op | Rule::kw_matches => {
+                    tails += 1;
+                    last_tail_is_test = rule == Rule::is_test;
+                    coalesced = 0;
+                    adds = 0;
+                }
+                Rule::add_op => adds += 1,
+                Rule::not_op => {}
+                _ => {
+                    if after_primary {
+                        coalesced += 1;
+                        adds = 0;
+                    }
+                }
+            }
+            after_primary = is_primary(rule);
+        }
+        let ends_in_repetitions = any_or
+            && ands_in_last_run > 0
+            && tails > 0
+            && (last_tail_is_test || (coalesced > 0 && adds > 0));
+        if ends_in_repetitions {
+            Span::new(span.start, last_end)
+        } else {
+            Span::new(span.start, skip_trivia(self.src, last_end))
+        }
+    }
+
     /// A list whose elements must be string literals (picklist values).
     fn string_list(&mut self, list: Pair<'_, Rule>) -> Vec<StrLit> {
         let mut values = Vec::new();
         for p in list.into_inner() {
-            let span = span_of(&p);
+            let span = self.item_span(&p);
             match self.expr(p) {
                 Some(Expr {
                     kind: ExprKind::Literal(Literal::Str(value)),
