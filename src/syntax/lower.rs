@@ -1,5 +1,7 @@
-//! Lowering: one function per grammar rule, from pest pairs to the AST. Error productions of the
-//! grammar become diagnostics here; lowering goes on so that one run reports every slip.
+//! Lowering: from pest pairs to the AST, one function per grammar rule, except expressions: the
+//! grammar reads them flat (`expr`, `operand`) and a climber here groups their pairs by
+//! precedence. Error productions of the grammar become diagnostics here; lowering goes on so
+//! that one run reports every slip.
 
 use super::Rule;
 use crate::ast::*;

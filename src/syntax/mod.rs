@@ -17,9 +17,11 @@ struct HeraldParser;
 const INLINE_DEPTH: usize = 16;
 
 /// Stack size of the helper thread that parses (and compiles) deeper sources. pest's generated
-/// parser and our lowering both recurse once per grammar rule, about ten rules per nesting level,
-/// and unoptimized (debug) builds need about 22 KiB per level for each: 256 levels of
-/// parentheses, calls or `??` need 5.4 MiB (measured); release builds a fraction of that. The
+/// parser and our lowering both recurse once per grammar rule; with the nested precedence
+/// rules that was about ten rules per nesting level, and unoptimized (debug) builds needed about
+/// 22 KiB per level for each: 256 levels of parentheses, calls or `??` needed 5.4 MiB
+/// (measured); release builds a fraction of that. The flat expression rule recurses through
+/// three rules per level (`expr`, `operand`, `paren`), so that figure is now an upper bound. The
 /// pre-scan caps nesting at [`prescan::MAX_DEPTH`], so this bound, six times the need, holds
 /// every accepted input. The memory is reserved, not committed: pages the work does not touch
 /// cost nothing.
