@@ -1,5 +1,7 @@
-//! Lowering: one function per grammar rule, from pest pairs to the AST. Error productions of the
-//! grammar become diagnostics here; lowering goes on so that one run reports every slip.
+//! Lowering: from pest pairs to the AST, one function per grammar rule, except expressions: the
+//! grammar reads them flat (`expr`, `operand`) and a climber here groups their pairs by
+//! precedence. Error productions of the grammar become diagnostics here; lowering goes on so
+//! that one run reports every slip.
 
 use super::Rule;
 use crate::ast::*;
@@ -7,6 +9,7 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::span::Span;
 use chrono::DateTime;
 use pest::iterators::{Pair, Pairs};
+use std::iter::Peekable;
 
 /// Largest list literal accepted (LANGUAGE.md, "Limits").
 pub const MAX_LIST_LEN: usize = 100_000;
@@ -22,6 +25,90 @@ pub(crate) struct Lowerer<'s> {
 fn span_of(pair: &Pair<'_, Rule>) -> Span {
     let s = pair.as_span();
     Span::new(s.start(), s.end())
+}
+
+/// The pairs of an `operand`, read one at a time by the precedence climber.
+type Flat<'i> = Peekable<Pairs<'i, Rule>>;
+
+/// A pair that starts a comparison tail inside an `operand`.
+fn is_tail(rule: Rule) -> bool {
+    matches!(rule, Rule::cmp_op | Rule::kw_matches | Rule::is_test)
+}
+
+/// A pair of an `operand` that is an operand itself: not an operator and not a tail.
+fn is_primary(rule: Rule) -> bool {
+    !is_tail(rule) && rule != Rule::add_op && rule != Rule::not_op
+}
+
+/// The end of the right operand of a comparison tail whose pairs start `pairs`: the end of the
+/// last primary before the next tail.
+fn operand_group_end(mut pairs: Flat<'_>) -> Option<usize> {
+    let mut end = None;
+    while let Some(p) = pairs.next_if(|p| !is_tail(p.as_rule())) {
+        end = Some(p.as_span().end());
+    }
+    end
+}
+
+/// The offset of the first token at or after `pos`: past whitespace and `#` comments, as pest's
+/// implicit whitespace skips them.
+fn skip_trivia(src: &str, mut pos: usize) -> usize {
+    let bytes = src.as_bytes();
+    while let Some(&b) = bytes.get(pos) {
+        match b {
+            b' ' | b'\t' | b'\r' | b'\n' => pos += 1,
+            b'#' => {
+                while bytes.get(pos).is_some_and(|&c| c != b'\n' && c != b'\r') {
+                    pos += 1;
+                }
+            }
+            _ => break,
+        }
+    }
+    pos
+}
+
+/// The operands of one `and` or `or` run: no allocation for a run of one (the common case).
+#[derive(Default)]
+struct Operands {
+    first: Option<Expr>,
+    more: Vec<Expr>,
+    count: usize,
+    failed: bool,
+    start: usize,
+    end: usize,
+}
+
+impl Operands {
+    fn push(&mut self, e: Option<Expr>, start: usize, end: usize) {
+        if self.count == 0 {
+            self.start = start;
+        }
+        self.count += 1;
+        self.end = end;
+        match e {
+            Some(e) if self.first.is_none() && self.count == 1 => self.first = Some(e),
+            Some(e) => self.more.push(e),
+            None => self.failed = true,
+        }
+    }
+
+    /// The run as one expression: its only operand, or an n-ary node spanning the run.
+    fn finish(self, lowerer: &Lowerer<'_>, make: fn(Vec<Expr>) -> ExprKind) -> Option<Expr> {
+        if self.failed || self.count == 0 {
+            return None;
+        }
+        if self.count == 1 {
+            return self.first;
+        }
+        let mut operands = Vec::with_capacity(self.count);
+        operands.extend(self.first);
+        operands.extend(self.more);
+        Some(Expr::new(
+            make(operands),
+            lowerer.trimmed_span(self.start, self.end),
+        ))
+    }
 }
 
 /// `text` without trailing whitespace and `#` comments. A `#` inside a quoted string (double or,
@@ -99,47 +186,39 @@ impl<'s> Lowerer<'s> {
 
     fn expr(&mut self, pair: Pair<'_, Rule>) -> Option<Expr> {
         match pair.as_rule() {
-            Rule::expr => {
-                let inner = pair.into_inner().next()?;
-                self.expr(inner)
-            }
-            Rule::or_expr => self.chain(pair, Rule::and_expr, ExprKind::Or),
-            Rule::and_expr => self.chain(pair, Rule::not_expr, ExprKind::And),
-            Rule::not_expr => self.not_expr(pair),
-            Rule::cmp_expr => self.cmp_expr(pair),
-            Rule::coalesce => self.coalesce(pair),
-            Rule::additive => self.additive(pair),
+            Rule::expr => self.or_and(pair),
             _ => self.primary(pair),
         }
     }
 
-    /// `a or b or c` / `a and b and c`, flattened to one n-ary node.
-    fn chain(
-        &mut self,
-        pair: Pair<'_, Rule>,
-        operand: Rule,
-        make: fn(Vec<Expr>) -> ExprKind,
-    ) -> Option<Expr> {
-        let span = self.line_span(&pair);
-        let mut operands = Vec::new();
-        let mut ok = true;
-        for p in pair.into_inner() {
-            if p.as_rule() == operand {
-                match self.expr(p) {
-                    Some(e) => operands.push(e),
-                    None => ok = false,
+    /// An `expr` pair: operands joined by `and` / `or`, in one flat sequence. `and` binds
+    /// tighter: each run of operands joined by `and` becomes one n-ary `And`, and the runs joined
+    /// by `or` one n-ary `Or`. Operands and operators are lowered in source order, so diagnostics
+    /// come in the order of the text; an operand that fails does not stop the others from being
+    /// lowered (one run reports every slip).
+    fn or_and(&mut self, pair: Pair<'_, Rule>) -> Option<Expr> {
+        let mut pairs = pair.into_inner().peekable();
+        let mut ors = Operands::default();
+        while pairs.peek().is_some() {
+            let mut ands = Operands::default();
+            while let Some(operand) = pairs.next() {
+                let (start, end) = (operand.as_span().start(), operand.as_span().end());
+                let e = self.operand(operand);
+                ands.push(e, start, end);
+                match pairs.next_if(|p| p.as_rule() == Rule::and_op) {
+                    Some(op) => self.check_bad_op(op),
+                    None => break,
                 }
-            } else {
-                self.check_bad_op(p);
+            }
+            let (start, end) = (ands.start, ands.end);
+            let and = ands.finish(self, ExprKind::And);
+            ors.push(and, start, end);
+            match pairs.next_if(|p| p.as_rule() == Rule::or_op) {
+                Some(op) => self.check_bad_op(op),
+                None => break,
             }
         }
-        if !ok {
-            return None;
-        }
-        if operands.len() == 1 {
-            return operands.pop();
-        }
-        Some(Expr::new(make(operands), span))
+        ors.finish(self, ExprKind::Or)
     }
 
     /// Reports `||`, `&&`, `!`, `=` and `<>` with the right spelling.
@@ -166,19 +245,16 @@ impl<'s> Lowerer<'s> {
         }
     }
 
-    fn not_expr(&mut self, pair: Pair<'_, Rule>) -> Option<Expr> {
+    /// An `operand` pair: `not`s, then a comparison (or a tighter expression on its own).
+    fn operand(&mut self, pair: Pair<'_, Rule>) -> Option<Expr> {
+        let end = pair.as_span().end();
+        let mut pairs = pair.into_inner().peekable();
         let mut nots: Vec<Span> = Vec::new();
-        let mut inner = None;
-        for p in pair.into_inner() {
-            match p.as_rule() {
-                Rule::not_op => {
-                    nots.push(span_of(&p));
-                    self.check_bad_op(p);
-                }
-                _ => inner = self.expr(p),
-            }
+        while let Some(p) = pairs.next_if(|p| p.as_rule() == Rule::not_op) {
+            nots.push(span_of(&p));
+            self.check_bad_op(p);
         }
-        let mut e = inner?;
+        let mut e = self.comparison(&mut pairs, end)?;
         // INVARIANT: the pre-scan bounds the number of `not`s, so this nesting is shallow.
         for not_span in nots.into_iter().rev() {
             let span = not_span.to(e.span);
@@ -187,20 +263,27 @@ impl<'s> Lowerer<'s> {
         Some(e)
     }
 
-    fn cmp_expr(&mut self, pair: Pair<'_, Rule>) -> Option<Expr> {
-        let span = self.line_span(&pair);
-        let mut inner = pair.into_inner();
-        let first = inner.next()?;
-        let mut lhs = self.expr(first)?;
+    /// A comparison: an operand of `??` / `+` / `-`, then comparison tails (an operator pair
+    /// and its right operand, or an `is` test). Comparisons are non-associative: a second tail
+    /// is reported as a chained comparison. `end` is the end of the enclosing operand.
+    fn comparison(&mut self, pairs: &mut Flat<'_>, end: usize) -> Option<Expr> {
+        let start = pairs.peek()?.as_span().start();
+        let mut lhs = self.coalesce(pairs)?;
         let mut n_tails = 0;
-        for tail in inner {
+        while let Some(tail) = pairs.next() {
             n_tails += 1;
             if n_tails >= 2 {
+                let has_rhs = tail.as_rule() != Rule::is_test;
                 if n_tails == 2 {
+                    let tail_end = if has_rhs {
+                        operand_group_end(pairs.clone()).unwrap_or(tail.as_span().end())
+                    } else {
+                        tail.as_span().end()
+                    };
                     self.error(
                         Diagnostic::error(
                             Code::Syntax,
-                            self.line_span(&tail),
+                            self.trimmed_span(tail.as_span().start(), tail_end),
                             "comparisons cannot be chained",
                         )
                         .with_label("a second comparison")
@@ -210,15 +293,15 @@ impl<'s> Lowerer<'s> {
                 // Lower the operand for its own diagnostics, but build no node: a chain of N
                 // comparisons would nest N levels deep, past what the pre-scan bounds, and
                 // every later recursive pass (even dropping the tree) would overflow the stack.
-                for p in tail.into_inner() {
-                    if p.as_rule() == Rule::coalesce {
-                        let _ = self.expr(p);
-                    }
+                if has_rhs {
+                    let _ = self.coalesce(pairs);
+                    // What a failed operand left unread.
+                    while pairs.next_if(|p| !is_tail(p.as_rule())).is_some() {}
                 }
                 continue;
             }
-            let tail_span = self.line_span(&tail);
-            let whole = Span::new(lhs.span.start, tail_span.end);
+            // The span of the first comparison is set below, once its end is known.
+            let whole = lhs.span;
             match tail.as_rule() {
                 Rule::is_test => {
                     let mut negated = false;
@@ -244,26 +327,23 @@ impl<'s> Lowerer<'s> {
                         whole,
                     );
                 }
-                Rule::matches_tail => {
-                    let mut it = tail.into_inner();
-                    let kw = it.next()?;
-                    let rhs = self.expr(it.next()?)?;
+                Rule::kw_matches => {
+                    let op_span = span_of(&tail);
+                    let rhs = self.coalesce(pairs)?;
                     lhs = Expr::new(
                         ExprKind::Binary {
                             op: BinOp::Matches,
-                            op_span: span_of(&kw),
+                            op_span,
                             lhs: Box::new(lhs),
                             rhs: Box::new(rhs),
                         },
                         whole,
                     );
                 }
-                Rule::binary_tail => {
-                    let mut it = tail.into_inner();
-                    let op_pair = it.next()?;
-                    let op_span = span_of(&op_pair);
-                    let op = self.cmp_op(op_pair)?;
-                    let rhs = self.expr(it.next()?)?;
+                Rule::cmp_op => {
+                    let op_span = span_of(&tail);
+                    let op = self.cmp_op(tail)?;
+                    let rhs = self.coalesce(pairs)?;
                     lhs = Expr::new(
                         ExprKind::Binary {
                             op,
@@ -274,7 +354,10 @@ impl<'s> Lowerer<'s> {
                         whole,
                     );
                 }
-                _ => self.unexpected(&tail),
+                _ => {
+                    self.unexpected(&tail);
+                    return None;
+                }
             }
         }
         if n_tails == 0 {
@@ -283,7 +366,7 @@ impl<'s> Lowerer<'s> {
         if n_tails >= 2 {
             return None;
         }
-        lhs.span = span;
+        lhs.span = self.trimmed_span(start, end);
         Some(lhs)
     }
 
@@ -328,30 +411,38 @@ impl<'s> Lowerer<'s> {
         })
     }
 
-    fn coalesce(&mut self, pair: Pair<'_, Rule>) -> Option<Expr> {
-        let span = self.line_span(&pair);
-        let mut operands = Vec::new();
-        for p in pair.into_inner() {
-            operands.push(self.expr(p)?);
+    /// `a ?? b ?? c`: operands of `+` / `-` in a row (two operands in a row were joined by
+    /// `??`, the only operator without a pair), up to a comparison tail or the end.
+    fn coalesce(&mut self, pairs: &mut Flat<'_>) -> Option<Expr> {
+        let start = pairs.peek()?.as_span().start();
+        let mut end = start;
+        let first = self.additive(pairs, &mut end)?;
+        if !pairs.peek().is_some_and(|p| is_primary(p.as_rule())) {
+            return Some(first);
         }
-        if operands.len() == 1 {
-            return operands.pop();
+        let mut operands = vec![first];
+        while pairs.peek().is_some_and(|p| is_primary(p.as_rule())) {
+            operands.push(self.additive(pairs, &mut end)?);
         }
-        Some(Expr::new(ExprKind::Coalesce(operands), span))
+        Some(Expr::new(
+            ExprKind::Coalesce(operands),
+            self.trimmed_span(start, end),
+        ))
     }
 
-    fn additive(&mut self, pair: Pair<'_, Rule>) -> Option<Expr> {
-        let span = self.line_span(&pair);
-        let mut inner = pair.into_inner();
-        let base = self.expr(inner.next()?)?;
+    /// `date + 30d - 12h`: a primary, then `+` / `-` and primaries. `end` is set to the end of
+    /// the last primary read.
+    fn additive(&mut self, pairs: &mut Flat<'_>, end: &mut usize) -> Option<Expr> {
+        let first = pairs.next()?;
+        let start = first.as_span().start();
+        *end = first.as_span().end();
+        let base = self.primary(first)?;
         let mut terms = Vec::new();
-        let mut minus = false;
-        for p in inner {
-            if p.as_rule() == Rule::add_op {
-                minus = p.as_str() == "-";
-                continue;
-            }
-            let operand = self.expr(p)?;
+        while let Some(op) = pairs.next_if(|p| p.as_rule() == Rule::add_op) {
+            let minus = op.as_str() == "-";
+            let p = pairs.next()?;
+            *end = p.as_span().end();
+            let operand = self.primary(p)?;
             match operand.kind {
                 ExprKind::Literal(Literal::Duration(d)) => terms.push(OffsetTerm {
                     minus,
@@ -385,7 +476,7 @@ impl<'s> Lowerer<'s> {
                 base: Box::new(base),
                 terms,
             },
-            span,
+            self.trimmed_span(start, *end),
         ))
     }
 
@@ -408,7 +499,7 @@ impl<'s> Lowerer<'s> {
                         self.error(
                             Diagnostic::error(
                                 Code::ListTooLarge,
-                                span_of(&p),
+                                self.item_span(&p),
                                 format!("this list has more than {MAX_LIST_LEN} elements"),
                             )
                             .with_label(format!("element {} is over the limit", MAX_LIST_LEN + 1))
@@ -871,11 +962,75 @@ impl<'s> Lowerer<'s> {
         })
     }
 
+    /// The span of a list element or a picklist value as messages have always shown it: for an
+    /// expression, what the nested precedence rules of the grammar used to cover. Those
+    /// included the whitespace and comments after the expression unless its last part ended
+    /// inside a repetition at every level (`a or b and c is null`), a quirk of pest's implicit
+    /// whitespace that the snapshots of list diagnostics record.
+    fn item_span(&self, pair: &Pair<'_, Rule>) -> Span {
+        let span = span_of(pair);
+        if pair.as_rule() != Rule::expr {
+            return span;
+        }
+        let mut any_or = false;
+        let mut ands_in_last_run = 0usize;
+        let mut last_operand = None;
+        for p in pair.clone().into_inner() {
+            match p.as_rule() {
+                Rule::or_op => {
+                    any_or = true;
+                    ands_in_last_run = 0;
+                }
+                Rule::and_op => ands_in_last_run += 1,
+                _ => last_operand = Some(p),
+            }
+        }
+        let Some(operand) = last_operand else {
+            return span;
+        };
+        let mut last_end = span.end;
+        let mut tails = 0usize;
+        let mut last_tail_is_test = false;
+        let mut coalesced = 0usize;
+        let mut adds = 0usize;
+        let mut after_primary = false;
+        for p in operand.into_inner() {
+            last_end = p.as_span().end();
+            let rule = p.as_rule();
+            match rule {
+                Rule::is_test | Rule::cmp_op | Rule::kw_matches => {
+                    tails += 1;
+                    last_tail_is_test = rule == Rule::is_test;
+                    coalesced = 0;
+                    adds = 0;
+                }
+                Rule::add_op => adds += 1,
+                Rule::not_op => {}
+                _ => {
+                    if after_primary {
+                        coalesced += 1;
+                        adds = 0;
+                    }
+                }
+            }
+            after_primary = is_primary(rule);
+        }
+        let ends_in_repetitions = any_or
+            && ands_in_last_run > 0
+            && tails > 0
+            && (last_tail_is_test || (coalesced > 0 && adds > 0));
+        if ends_in_repetitions {
+            Span::new(span.start, last_end)
+        } else {
+            Span::new(span.start, skip_trivia(self.src, last_end))
+        }
+    }
+
     /// A list whose elements must be string literals (picklist values).
     fn string_list(&mut self, list: Pair<'_, Rule>) -> Vec<StrLit> {
         let mut values = Vec::new();
         for p in list.into_inner() {
-            let span = span_of(&p);
+            let span = self.item_span(&p);
             match self.expr(p) {
                 Some(Expr {
                     kind: ExprKind::Literal(Literal::Str(value)),
@@ -917,14 +1072,20 @@ impl<'s> Lowerer<'s> {
     /// comparisons, `??`, `+`/`-`) use it too, so that a diagnostic underlines `a or b` and not
     /// the comment and line break after it.
     fn line_span(&self, pair: &Pair<'_, Rule>) -> Span {
-        let span = span_of(pair);
-        let text = self.src.get(span.start..span.end).unwrap_or("");
-        let first_hash = self.hashes.partition_point(|&h| h < span.start);
+        let span = pair.as_span();
+        self.trimmed_span(span.start(), span.end())
+    }
+
+    /// The span from `start` to `end` without the whitespace and comments at its end (see
+    /// [`Lowerer::line_span`]).
+    fn trimmed_span(&self, start: usize, end: usize) -> Span {
+        let text = self.src.get(start..end).unwrap_or("");
+        let first_hash = self.hashes.partition_point(|&h| h < start);
         let trimmed = match self.hashes.get(first_hash) {
-            Some(&h) if h < span.end => trim_trivia_end(text),
+            Some(&h) if h < end => trim_trivia_end(text),
             _ => text.trim_end(),
         };
-        Span::new(span.start, span.start + trimmed.len())
+        Span::new(start, start + trimmed.len())
     }
 
     fn portal_item(&mut self, pair: Pair<'_, Rule>) -> Option<PortalItem> {

@@ -17,9 +17,11 @@ struct HeraldParser;
 const INLINE_DEPTH: usize = 16;
 
 /// Stack size of the helper thread that parses (and compiles) deeper sources. pest's generated
-/// parser and our lowering both recurse once per grammar rule, about ten rules per nesting level,
-/// and unoptimized (debug) builds need about 22 KiB per level for each: 256 levels of
-/// parentheses, calls or `??` need 5.4 MiB (measured); release builds a fraction of that. The
+/// parser and our lowering both recurse once per grammar rule; with the nested precedence
+/// rules that was about ten rules per nesting level, and unoptimized (debug) builds needed about
+/// 22 KiB per level for each: 256 levels of parentheses, calls or `??` needed 5.4 MiB
+/// (measured); release builds a fraction of that. The flat expression rule recurses through
+/// three rules per level (`expr`, `operand`, `paren`), so that figure is now an upper bound. The
 /// pre-scan caps nesting at [`prescan::MAX_DEPTH`], so this bound, six times the need, holds
 /// every accepted input. The memory is reserved, not committed: pages the work does not touch
 /// cost nothing.
@@ -125,14 +127,11 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
     use Rule as R;
     Some(match rule {
         R::EOI => "the end of the input",
-        R::expr | R::or_expr | R::and_expr | R::not_expr | R::cmp_expr | R::condition => {
-            "a condition"
-        }
-        R::coalesce
-        | R::additive
-        | R::paren
+        R::expr | R::operand | R::condition => "a condition",
+        R::paren
         | R::list
         | R::call
+        | R::call_name
         | R::path
         | R::bare_segment
         | R::quoted_segment
@@ -150,9 +149,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         R::not_op | R::kw_not | R::bad_not => "`not`",
         R::cmp_op
         | R::cmp_start
-        | R::binary_tail
         | R::is_test
-        | R::matches_tail
         | R::op_eq
         | R::op_ne
         | R::op_lt
