@@ -5,10 +5,10 @@
 
 use crate::ast::TestOp;
 use crate::ir::{FieldTable, Node, NodeKind};
-use crate::opt::pred::{Instant, IntervalSet, Num, Pred};
+use crate::opt::pred::{Bound, Instant, IntervalSet, Num, Pred, above, below};
 use crate::record::{FieldMeta, field_metas};
 use crate::value::Value;
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// A string constant prepared for equality tests. Strings of up to 8 bytes (country codes,
 /// most picklist values) compare as their length and a 64-bit key of their bytes, a few
@@ -125,6 +125,134 @@ impl StrSet {
     }
 }
 
+/// A set of numbers for a numeric leaf: the exact interval set, and when it is one interval
+/// (`age >= 18`, `x > 1000.5`, `1 <= n < 10`), its bounds precomputed for each kind of number,
+/// so that the test of a record's number is two comparisons instead of a search over generic
+/// [`Num`] bounds.
+#[derive(Debug, Clone)]
+pub struct NumSet {
+    /// The exact set (every other case goes through it).
+    ranges: IntervalSet<Num>,
+    /// For one interval: the integers it holds are exactly `lo..=hi` (none when `lo > hi`).
+    ints: Option<(i64, i64)>,
+    /// For one interval whose bounds are exact as `f64`: the decimals it holds.
+    decs: Option<DecRange>,
+}
+
+/// An interval of `f64` (bounds never NaN; infinite when unbounded).
+#[derive(Debug, Clone, Copy)]
+struct DecRange {
+    lo: f64,
+    lo_in: bool,
+    hi: f64,
+    hi_in: bool,
+}
+
+impl NumSet {
+    /// Prepares an interval set.
+    pub fn new(ranges: &IntervalSet<Num>) -> NumSet {
+        let (ints, decs) = match ranges.ranges.as_slice() {
+            [(lo, hi)] => (Some(int_range(lo, hi)), dec_range(lo, hi)),
+            _ => (None, None),
+        };
+        NumSet {
+            ranges: ranges.clone(),
+            ints,
+            decs,
+        }
+    }
+
+    /// The exact set.
+    pub fn ranges(&self) -> &IntervalSet<Num> {
+        &self.ranges
+    }
+
+    /// Membership of an integer.
+    #[inline(always)]
+    pub fn has_int(&self, i: i64) -> bool {
+        match self.ints {
+            Some((lo, hi)) => lo <= i && i <= hi,
+            None => self.ranges.contains(&Num::Int(i)),
+        }
+    }
+
+    /// Membership of a decimal (not NaN).
+    #[inline(always)]
+    pub fn has_dec(&self, f: f64) -> bool {
+        match self.decs {
+            Some(r) => (f > r.lo || (r.lo_in && f == r.lo)) && (f < r.hi || (r.hi_in && f == r.hi)),
+            None => self.ranges.contains(&Num::Dec(f)),
+        }
+    }
+}
+
+/// The integers of one interval, as inclusive bounds found by a binary search with the exact
+/// bound tests (which are monotone in the integer): right by construction, whatever the mix of
+/// integer and decimal bounds. `(1, 0)` when it holds no integer.
+fn int_range(lo: &Bound<Num>, hi: &Bound<Num>) -> (i64, i64) {
+    // The first integer at or above `lo`.
+    let first = first_true(|x| above(lo, &Num::Int(x)));
+    // The first integer above `hi`, minus one.
+    let past = first_true(|x| !below(hi, &Num::Int(x)));
+    match (first, past) {
+        (None, _) => (1, 0),
+        (Some(a), None) => (a, i64::MAX),
+        (Some(a), Some(b)) => match b.checked_sub(1) {
+            Some(b) => (a, b),
+            None => (1, 0),
+        },
+    }
+}
+
+/// The smallest `i64` for which a monotone (false…true) predicate holds.
+fn first_true(p: impl Fn(i64) -> bool) -> Option<i64> {
+    if !p(i64::MAX) {
+        return None;
+    }
+    // Invariant: p(hi) holds; p is false below lo.
+    let (mut lo, mut hi) = (i128::from(i64::MIN), i128::from(i64::MAX));
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let m = i64::try_from(mid).ok()?;
+        if p(m) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    i64::try_from(lo).ok()
+}
+
+/// Largest magnitude up to which every integer is exact as an `f64`.
+const F64_EXACT_INT: i64 = 1 << 53;
+
+/// The decimals of one interval, when both bounds are exact as `f64` (decimals, and integers
+/// of magnitude at most 2^53); `None` otherwise.
+fn dec_range(lo: &Bound<Num>, hi: &Bound<Num>) -> Option<DecRange> {
+    fn bound(b: &Bound<Num>, inf: f64) -> Option<(f64, bool)> {
+        match *b {
+            Bound::Unbounded => Some((inf, true)),
+            Bound::Included(n) => exact(n).map(|f| (f, true)),
+            Bound::Excluded(n) => exact(n).map(|f| (f, false)),
+        }
+    }
+    fn exact(n: Num) -> Option<f64> {
+        match n {
+            Num::Dec(f) if !f.is_nan() => Some(f),
+            Num::Int(i) if (-F64_EXACT_INT..=F64_EXACT_INT).contains(&i) => Some(i as f64),
+            _ => None,
+        }
+    }
+    let (lo, lo_in) = bound(lo, f64::NEG_INFINITY)?;
+    let (hi, hi_in) = bound(hi, f64::INFINITY)?;
+    Some(DecRange {
+        lo,
+        lo_in,
+        hi,
+        hi_in,
+    })
+}
+
 /// One operation of a compiled condition. Leaves read one slot; `General` evaluates an IR
 /// subtree with the compiled value semantics.
 #[derive(Debug, Clone)]
@@ -160,7 +288,7 @@ pub enum Op {
         /// The slot.
         slot: usize,
         /// The intervals.
-        ranges: IntervalSet<Num>,
+        set: NumSet,
     },
     /// An instant in a union of intervals; unknown unless a date, date-time or (without a
     /// schema) a string that parses as one.
@@ -191,7 +319,7 @@ pub enum Op {
         /// The slot.
         slot: usize,
         /// The needle.
-        s: Box<str>,
+        s: StrConst,
     },
     /// `slot starts with "s"` / `ends with`.
     Affix {
@@ -211,6 +339,160 @@ pub enum Op {
     },
     /// Anything else, evaluated over values.
     General(Box<Node>),
+    /// An `and`/`or`/`not` tree compiled to a flat program (see [`Flat`]).
+    Flat(Box<Flat>),
+}
+
+/// Where a step of a [`Flat`] program goes next: the index of a step, or one of the three
+/// ends ([`END_TRUE`], [`END_FALSE`], [`END_UNKNOWN`]), which are past every step.
+pub type Target = u32;
+
+/// The end of a flat program whose result is true.
+pub const END_TRUE: Target = u32::MAX - 2;
+/// The end of a flat program whose result is false.
+pub const END_FALSE: Target = u32::MAX - 1;
+/// The end of a flat program whose result is unknown.
+pub const END_UNKNOWN: Target = u32::MAX;
+
+/// One step of a flat program: a leaf test and where to go for each of its outcomes.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The leaf: never `Const`, `And`, `Or`, `Not` or `Flat`.
+    pub leaf: Op,
+    /// The next step for each outcome, indexed by `Truth as usize` (true, false, unknown).
+    pub next: [Target; 3],
+}
+
+/// An `and`/`or`/`not` tree compiled to a branch program: each step tests one leaf and jumps
+/// on its outcome, so evaluation is a loop over leaves with no recursion, no accumulator and
+/// no per-junction bookkeeping.
+///
+/// Kleene logic needs to remember whether an operand of an `and` (or `or`) was unknown: that
+/// is encoded in the position, not in a register. The operands after an unknown one are
+/// compiled a second time with "true" (for `and`; "false" for `or`) leading to unknown instead.
+/// A sub-program is compiled at most once per distinct triple of targets (memoized), and the
+/// program is given up (the tree is kept) past [`Flat::MAX_STEPS_PER_LEAF`] steps per leaf,
+/// since the number of copies can double with each level of nesting.
+///
+/// Invariants: every `next` is either an index into `steps` or one of the three ends;
+/// `entry` too (a constant program has no step); steps are laid out roughly in evaluation
+/// order; the result is the tree's truth for every record (tests/opt_diff.rs, tests/flat.rs).
+#[derive(Debug, Clone)]
+pub struct Flat {
+    /// The first step (or an end).
+    pub entry: Target,
+    /// The steps.
+    pub steps: Box<[Step]>,
+}
+
+impl Flat {
+    /// Size limit, in steps per leaf of the tree (plus a constant).
+    pub const MAX_STEPS_PER_LEAF: usize = 8;
+
+    /// Compiles an operation tree (`None` when the program would be too large).
+    pub fn new(tree: &Op) -> Option<Flat> {
+        let leaves = count_leaves(tree);
+        let mut b = FlatBuilder {
+            steps: Vec::new(),
+            memo: FxHashMap::default(),
+            limit: leaves
+                .saturating_mul(Flat::MAX_STEPS_PER_LEAF)
+                .saturating_add(16)
+                .min(END_TRUE as usize),
+        };
+        let entry = b.emit(tree, [END_TRUE, END_FALSE, END_UNKNOWN])?;
+        // Steps were emitted continuation first; reversed, they run mostly forward.
+        let n = b.steps.len();
+        let remap = |t: Target| -> Target {
+            if (t as usize) < n {
+                // `n - 1 - t` is below `n`, which is at most `END_TRUE`.
+                (n - 1 - t as usize) as Target
+            } else {
+                t
+            }
+        };
+        let mut steps = b.steps;
+        steps.reverse();
+        for s in &mut steps {
+            s.next = s.next.map(remap);
+        }
+        Some(Flat {
+            entry: remap(entry),
+            steps: steps.into_boxed_slice(),
+        })
+    }
+}
+
+fn count_leaves(o: &Op) -> usize {
+    match o {
+        Op::And(xs) | Op::Or(xs) => xs.iter().map(count_leaves).sum(),
+        Op::Not(x) => count_leaves(x),
+        _ => 1,
+    }
+}
+
+struct FlatBuilder {
+    steps: Vec<Step>,
+    /// (operation's address, targets) → entry.
+    memo: FxHashMap<(usize, [Target; 3]), Target>,
+    limit: usize,
+}
+
+impl FlatBuilder {
+    /// Emits `o` with its three outcomes going to `t` (true, false, unknown); returns its entry.
+    fn emit(&mut self, o: &Op, t: [Target; 3]) -> Option<Target> {
+        let [tt, tf, tu] = t;
+        let key = (std::ptr::from_ref(o) as usize, t);
+        if let Some(&e) = self.memo.get(&key) {
+            return Some(e);
+        }
+        let entry = match o {
+            Op::Const(Some(true)) => tt,
+            Op::Const(Some(false)) => tf,
+            Op::Const(None) => tu,
+            Op::Not(x) => self.emit(x, [tf, tt, tu])?,
+            Op::And(xs) => {
+                // From the last operand back: `cont` runs the operands from here on when none
+                // before was unknown, `cont_u` when one was (true then means unknown).
+                let (mut cont, mut cont_u) = (tt, tu);
+                for (i, x) in xs.iter().enumerate().rev() {
+                    let next = self.emit(x, [cont, tf, cont_u])?;
+                    // The first operand is never reached after an unknown one.
+                    if i > 0 {
+                        cont_u = self.emit(x, [cont_u, tf, cont_u])?;
+                    }
+                    cont = next;
+                }
+                cont
+            }
+            Op::Or(xs) => {
+                let (mut cont, mut cont_u) = (tf, tu);
+                for (i, x) in xs.iter().enumerate().rev() {
+                    let next = self.emit(x, [tt, cont, cont_u])?;
+                    if i > 0 {
+                        cont_u = self.emit(x, [tt, cont_u, cont_u])?;
+                    }
+                    cont = next;
+                }
+                cont
+            }
+            // Not produced by `compile_tree`.
+            Op::Flat(_) => return None,
+            leaf => {
+                if self.steps.len() >= self.limit {
+                    return None;
+                }
+                let at = Target::try_from(self.steps.len()).ok()?;
+                self.steps.push(Step {
+                    leaf: leaf.clone(),
+                    next: t,
+                });
+                at
+            }
+        };
+        self.memo.insert(key, entry);
+        Some(entry)
+    }
 }
 
 /// A compiled condition: its operations and the fields it reads.
@@ -273,14 +555,27 @@ fn const_str(n: &Node) -> Option<Box<str>> {
     }
 }
 
-/// Compiles one node in boolean position.
+/// Compiles one node in boolean position: an operation tree, then, when its root is an
+/// `and`/`or`/`not`, a flat program ([`Flat`]) when that is not too large (else the tree).
 pub fn compile(n: &Node) -> Op {
+    let tree = compile_tree(n);
+    match tree {
+        Op::And(_) | Op::Or(_) | Op::Not(_) => match Flat::new(&tree) {
+            Some(flat) => Op::Flat(Box::new(flat)),
+            None => tree,
+        },
+        _ => tree,
+    }
+}
+
+/// Compiles one node in boolean position to an operation tree (never [`Op::Flat`]).
+pub fn compile_tree(n: &Node) -> Op {
     match &n.kind {
         NodeKind::Const(Value::Bool(b)) => Op::Const(Some(*b)),
         NodeKind::Const(_) => Op::Const(None),
-        NodeKind::And(xs) => Op::And(xs.iter().map(compile).collect()),
-        NodeKind::Or(xs) => Op::Or(xs.iter().map(compile).collect()),
-        NodeKind::Not(x) => Op::Not(Box::new(compile(x))),
+        NodeKind::And(xs) => Op::And(xs.iter().map(compile_tree).collect()),
+        NodeKind::Or(xs) => Op::Or(xs.iter().map(compile_tree).collect()),
+        NodeKind::Not(x) => Op::Not(Box::new(compile_tree(x))),
         NodeKind::FieldPred(id, p) => {
             let slot = id.0 as usize;
             match p {
@@ -298,7 +593,7 @@ pub fn compile(n: &Node) -> Op {
                 },
                 Pred::Num(r) => Op::Num {
                     slot,
-                    ranges: r.clone(),
+                    set: NumSet::new(r),
                 },
                 Pred::Time(r) => Op::Time {
                     slot,
@@ -312,7 +607,10 @@ pub fn compile(n: &Node) -> Op {
             None => Op::General(Box::new(n.clone())),
         },
         NodeKind::Contains(a, b) => match (slot_of(a), const_str(b)) {
-            (Some(slot), Some(s)) => Op::ContainsStr { slot, s },
+            (Some(slot), Some(s)) => Op::ContainsStr {
+                slot,
+                s: StrConst::new(&s),
+            },
             _ => Op::General(Box::new(n.clone())),
         },
         NodeKind::StartsWith(a, b) | NodeKind::EndsWith(a, b) => match (slot_of(a), const_str(b)) {

@@ -3,10 +3,10 @@
 //! general path allocates only when `lower()`/`upper()` must change a string's case.
 
 use crate::ast::TestOp;
-use crate::compile::{Op, Program};
+use crate::compile::{END_FALSE, END_TRUE, Flat, Op, Program, StrConst, Target};
 use crate::ir::{CmpOp, Func, Node, NodeKind};
-use crate::opt::pred::{Num, instant_of_val};
-use crate::record::{Access, FieldMeta, ListView, StrRef, Val};
+use crate::opt::pred::instant_of_val;
+use crate::record::{Access, CVal, FieldMeta, ListView, StrRef, Val, json_dynamic};
 use crate::value::{self, Truth};
 use chrono::{DateTime, Duration, Utc};
 use std::borrow::Cow;
@@ -39,14 +39,17 @@ impl<'a, R: Access + ?Sized> Ctx<'a, R> {
         let Some(meta) = self.fields.get(slot) else {
             return Truth::Unknown;
         };
-        match self.record.load_str(slot, meta) {
-            StrRef::Str(s) => f(s),
-            StrRef::Other => Truth::Unknown,
+        // One call of `f`, so that it is inlined (with a call on each path, the test of a set
+        // of strings was left out of line).
+        let s: Cow<'a, str> = match self.record.load_str(slot, meta) {
+            StrRef::Str(s) => Cow::Borrowed(s),
+            StrRef::Other => return Truth::Unknown,
             StrRef::Slow => match self.record.load(slot, meta) {
-                Val::Str(s) => f(&s),
-                _ => Truth::Unknown,
+                Val::Str(s) => s,
+                _ => return Truth::Unknown,
             },
-        }
+        };
+        f(&s)
     }
 }
 
@@ -59,7 +62,12 @@ impl Program {
             fields: &self.fields,
             now,
         };
-        op(&self.root, &ctx)
+        match &self.root {
+            // Straight into the loop: `op` is a large function whose entry and exit (saving and
+            // restoring registers) were a tenth of the instructions per record.
+            Op::Flat(f) => run(f, &ctx),
+            root => op(root, &ctx),
+        }
     }
 }
 
@@ -99,12 +107,33 @@ pub fn op<'a, R: Access + ?Sized>(o: &'a Op, c: &Ctx<'a, R>) -> Truth {
         }
         Op::Not(x) => child(x, c).not(),
         Op::General(n) => general(n, c).truth(),
+        Op::Flat(f) => run(f, c),
         leaf => leaf_op(leaf, c),
     }
 }
 
-/// An operand of `and`/`or`/`not`: the common leaves are evaluated in the caller's loop, with
-/// no call per leaf; junctions and general nodes recurse.
+/// Runs a flat program: one leaf test per step, then a jump on its outcome. A target past the
+/// last step is an end, so the bounds check of the step is also the loop's exit test.
+#[inline(always)]
+fn run<'a, R: Access + ?Sized>(f: &'a Flat, c: &Ctx<'a, R>) -> Truth {
+    let mut at = f.entry;
+    while let Some(step) = f.steps.get(at as usize) {
+        at = step.next[child(&step.leaf, c) as usize];
+    }
+    end_truth(at)
+}
+
+#[inline(always)]
+fn end_truth(t: Target) -> Truth {
+    match t {
+        END_TRUE => Truth::True,
+        END_FALSE => Truth::False,
+        _ => Truth::Unknown,
+    }
+}
+
+/// An operand of `and`/`or`/`not`, or the leaf of a flat program's step: the common leaves are
+/// evaluated in the caller's loop, with no call per leaf; junctions and general nodes recurse.
 #[inline(always)]
 fn child<'a, R: Access + ?Sized>(o: &'a Op, c: &Ctx<'a, R>) -> Truth {
     match o {
@@ -114,9 +143,14 @@ fn child<'a, R: Access + ?Sized>(o: &'a Op, c: &Ctx<'a, R>) -> Truth {
             Val::Bool(b) => tv(if b { *t } else { *f }),
             _ => Truth::Unknown,
         },
-        Op::Num { slot, ranges } => match c.load(*slot) {
-            Val::Int(i) => tv(ranges.contains(&Num::Int(i))),
-            Val::Dec(f) if !f.is_nan() => tv(ranges.contains(&Num::Dec(f))),
+        Op::Num { slot, set } => match c.load(*slot) {
+            Val::Int(i) => tv(set.has_int(i)),
+            Val::Dec(f) if !f.is_nan() => tv(set.has_dec(f)),
+            _ => Truth::Unknown,
+        },
+        Op::ContainsStr { slot, s } => match c.load(*slot) {
+            Val::Str(h) => tv(h.contains(s.as_str())),
+            Val::List(l) => list_has_str(&l, s),
             _ => Truth::Unknown,
         },
         _ => op(o, c),
@@ -131,9 +165,9 @@ fn leaf_op<'a, R: Access + ?Sized>(o: &'a Op, c: &Ctx<'a, R>) -> Truth {
         Op::Const(None) => Truth::Unknown,
         Op::StrEq { slot, s, negated } => c.with_str(*slot, |v| tv(s.is(v) != *negated)),
         Op::StrIn { slot, set, negated } => c.with_str(*slot, |v| tv(set.contains(v) != *negated)),
-        Op::Num { slot, ranges } => match c.load(*slot) {
-            Val::Int(i) => tv(ranges.contains(&Num::Int(i))),
-            Val::Dec(f) if !f.is_nan() => tv(ranges.contains(&Num::Dec(f))),
+        Op::Num { slot, set } => match c.load(*slot) {
+            Val::Int(i) => tv(set.has_int(i)),
+            Val::Dec(f) if !f.is_nan() => tv(set.has_dec(f)),
             _ => Truth::Unknown,
         },
         Op::Time { slot, ranges } => match instant_of_val(&c.load(*slot)) {
@@ -154,7 +188,7 @@ fn leaf_op<'a, R: Access + ?Sized>(o: &'a Op, c: &Ctx<'a, R>) -> Truth {
             })
         }
         Op::ContainsStr { slot, s } => match c.load(*slot) {
-            Val::Str(h) => tv(h.contains(&**s)),
+            Val::Str(h) => tv(h.contains(s.as_str())),
             Val::List(l) => list_has_str(&l, s),
             _ => Truth::Unknown,
         },
@@ -166,27 +200,66 @@ fn leaf_op<'a, R: Access + ?Sized>(o: &'a Op, c: &Ctx<'a, R>) -> Truth {
             })
         }),
         Op::Regex { slot, re } => c.with_str(*slot, |h| tv(re.is_match(h))),
-        Op::And(_) | Op::Or(_) | Op::Not(_) | Op::General(_) => op(o, c),
+        Op::And(_) | Op::Or(_) | Op::Not(_) | Op::General(_) | Op::Flat(_) => op(o, c),
     }
 }
 
 /// `list contains "s"`: true when an element is `s`; unknown when none is and some element is
-/// not a string (null or another type), as element-wise equality says.
-fn list_has_str(l: &ListView<'_>, s: &str) -> Truth {
+/// not a string (null or another type), as element-wise equality says. One loop per kind of
+/// list, comparing strings through the constant's key.
+#[inline]
+fn list_has_str(l: &ListView<'_>, s: &StrConst) -> Truth {
+    match *l {
+        ListView::Strings(v) => tv(v.iter().any(|e| s.is(e))),
+        ListView::Compact(v) => scan_strs(
+            v.iter().map(|e| match e {
+                CVal::Str(x) => Ok(x.as_str()),
+                other => Err(other),
+            }),
+            CVal::view,
+            s,
+        ),
+        ListView::Json(v) | ListView::JsonStrings(v) => scan_strs(
+            v.iter().map(|e| match e {
+                serde_json::Value::String(x) => Ok(x.as_str()),
+                other => Err(other),
+            }),
+            json_dynamic,
+            s,
+        ),
+        ListView::Values(v) => scan_strs(
+            v.iter().map(|e| match e {
+                value::Value::Str(x) => Ok(x.as_str()),
+                other => Err(other),
+            }),
+            Val::from_value,
+            s,
+        ),
+    }
+}
+
+/// The loop of [`list_has_str`]: string elements compare through the key; any other element
+/// (`Err`) is viewed and compared with [`eq3`] (a date element equals a string that parses as
+/// that date; null and other types are unknown).
+#[inline(always)]
+fn scan_strs<'a, E: 'a>(
+    items: impl Iterator<Item = Result<&'a str, &'a E>>,
+    view: impl Fn(&'a E) -> Val<'a>,
+    s: &StrConst,
+) -> Truth {
     let mut unknown = false;
-    for i in 0..l.len() {
-        match l.str_at(i) {
-            Some(e) if e == s => return Truth::True,
-            Some(_) => {}
-            None => {
-                // A non-string element: equality with a string is unknown, except that a date
-                // element compares with a string that parses as a date.
-                match eq3(&l.get(i), &Val::Str(Cow::Borrowed(s))) {
-                    Truth::True => return Truth::True,
-                    Truth::Unknown => unknown = true,
-                    Truth::False => {}
+    for e in items {
+        match e {
+            Ok(x) => {
+                if s.is(x) {
+                    return Truth::True;
                 }
             }
+            Err(other) => match eq3(&view(other), &Val::Str(Cow::Borrowed(s.as_str()))) {
+                Truth::True => return Truth::True,
+                Truth::Unknown => unknown = true,
+                Truth::False => {}
+            },
         }
     }
     if unknown {

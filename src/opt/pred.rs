@@ -212,7 +212,8 @@ impl<T: Ord + Copy> IntervalSet<T> {
     }
 }
 
-fn above<T: Ord>(lo: &Bound<T>, x: &T) -> bool {
+/// True when `x` is at or above the lower bound `lo`.
+pub(crate) fn above<T: Ord>(lo: &Bound<T>, x: &T) -> bool {
     match lo {
         Bound::Unbounded => true,
         Bound::Included(a) => x >= a,
@@ -220,7 +221,8 @@ fn above<T: Ord>(lo: &Bound<T>, x: &T) -> bool {
     }
 }
 
-fn below<T: Ord>(hi: &Bound<T>, x: &T) -> bool {
+/// True when `x` is at or below the upper bound `hi`.
+pub(crate) fn below<T: Ord>(hi: &Bound<T>, x: &T) -> bool {
     match hi {
         Bound::Unbounded => true,
         Bound::Included(b) => x <= b,
