@@ -311,23 +311,6 @@ fn scan_comments(src: &str, opaque: &[Span]) -> Vec<Comment> {
     comments
 }
 
-/// The first byte at or after `pos` that is not whitespace or part of a comment.
-fn skip_trivia(src: &str, mut pos: usize) -> usize {
-    let b = src.as_bytes();
-    while let Some(&c) = b.get(pos) {
-        match c {
-            b' ' | b'\t' | b'\r' | b'\n' => pos += 1,
-            b'#' => {
-                while b.get(pos).is_some_and(|&d| d != b'\n' && d != b'\r') {
-                    pos += 1;
-                }
-            }
-            _ => break,
-        }
-    }
-    pos
-}
-
 // ---------------------------------------------------------------------------------------------
 // Tokens
 // ---------------------------------------------------------------------------------------------
@@ -379,7 +362,7 @@ impl<'s> Toks<'s> {
             self.push(word, 0, 0, space);
             return;
         }
-        let start = skip_trivia(self.src, self.cursor);
+        let start = syntax::skip_trivia(self.src, self.cursor);
         let end = start + word.len();
         if self.src.get(start..end) != Some(word) {
             self.ok = false;

@@ -51,8 +51,8 @@ fn operand_group_end(mut pairs: Flat<'_>) -> Option<usize> {
 }
 
 /// The offset of the first token at or after `pos`: past whitespace and `#` comments, as pest's
-/// implicit whitespace skips them.
-fn skip_trivia(src: &str, mut pos: usize) -> usize {
+/// implicit whitespace skips them (the formatter uses it too).
+pub(crate) fn skip_trivia(src: &str, mut pos: usize) -> usize {
     let bytes = src.as_bytes();
     while let Some(&b) = bytes.get(pos) {
         match b {

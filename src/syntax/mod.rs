@@ -2,6 +2,7 @@
 //! This is the only module that imports pest.
 
 mod lower;
+pub(crate) use lower::skip_trivia;
 pub mod prescan;
 
 use crate::ast::{Expr, RuleFile};
