@@ -608,33 +608,21 @@ impl<'s> Lowerer<'s> {
                 Literal::Str(String::new())
             }
             Rule::number => self.number(text, span)?,
-            Rule::duration => {
-                let (digits, unit) = text.split_at(text.len().saturating_sub(1));
-                let unit = match unit {
-                    "m" => DurationUnit::Minutes,
-                    "h" => DurationUnit::Hours,
-                    "d" => DurationUnit::Days,
-                    _ => DurationUnit::Weeks,
-                };
-                let digits: String = digits.chars().filter(|c| *c != '_').collect();
-                match digits.parse::<i64>() {
-                    Ok(amount) if (Duration { amount, unit }).seconds().is_some() => {
-                        Literal::Duration(Duration { amount, unit })
-                    }
-                    _ => {
-                        self.error(
-                            Diagnostic::error(
-                                Code::InvalidLiteral,
-                                span,
-                                format!("the duration `{text}` is too large"),
-                            )
-                            .with_label("too large")
-                            .with_help("durations must fit in 64-bit seconds"),
-                        );
-                        return None;
-                    }
+            Rule::duration => match duration_value(text) {
+                Some(d) => d,
+                None => {
+                    self.error(
+                        Diagnostic::error(
+                            Code::InvalidLiteral,
+                            span,
+                            format!("the duration `{text}` is too large"),
+                        )
+                        .with_label("too large")
+                        .with_help("durations must fit in 64-bit seconds"),
+                    );
+                    return None;
                 }
-            }
+            },
             Rule::at_literal => self.at_literal(text, span)?,
             Rule::kw_true => Literal::Bool(true),
             Rule::kw_false => Literal::Bool(false),
@@ -647,46 +635,37 @@ impl<'s> Lowerer<'s> {
     }
 
     fn number(&mut self, text: &str, span: Span) -> Option<Literal> {
-        let clean: String = text.chars().filter(|c| *c != '_').collect();
-        if clean.contains('.') {
-            match clean.parse::<f64>() {
-                Ok(f) if f.is_finite() => Some(Literal::Dec(f)),
-                _ => {
-                    self.error(
-                        Diagnostic::error(
-                            Code::InvalidLiteral,
-                            span,
-                            format!("the decimal `{text}` is out of range"),
-                        )
-                        .with_label("too large")
-                        .with_help("decimals are 64-bit floating point numbers"),
-                    );
-                    None
-                }
-            }
-        } else {
-            match clean.parse::<i64>() {
-                Ok(i) => Some(Literal::Int(i)),
-                Err(_) => {
-                    self.error(
-                        Diagnostic::error(
-                            Code::InvalidLiteral,
-                            span,
-                            format!("the integer `{text}` is out of range"),
-                        )
-                        .with_label("does not fit in 64 bits")
-                        .with_help(
-                            "integers range from -9223372036854775808 to 9223372036854775807; \
-                             write a larger number as a decimal, such as `10000000000000000000.0`",
-                        ),
-                    );
-                    None
-                }
-            }
+        if let Some(value) = number_value(text) {
+            return Some(value);
         }
+        let d = if text.contains('.') {
+            Diagnostic::error(
+                Code::InvalidLiteral,
+                span,
+                format!("the decimal `{text}` is out of range"),
+            )
+            .with_label("too large")
+            .with_help("decimals are 64-bit floating point numbers")
+        } else {
+            Diagnostic::error(
+                Code::InvalidLiteral,
+                span,
+                format!("the integer `{text}` is out of range"),
+            )
+            .with_label("does not fit in 64 bits")
+            .with_help(
+                "integers range from -9223372036854775808 to 9223372036854775807; \
+                 write a larger number as a decimal, such as `10000000000000000000.0`",
+            )
+        };
+        self.error(d);
+        None
     }
 
     fn at_literal(&mut self, text: &str, span: Span) -> Option<Literal> {
+        if let Some(value) = at_literal_value(text) {
+            return Some(value);
+        }
         let body = text.trim_start_matches('@');
         if !body.starts_with(|c: char| c.is_ascii_digit()) {
             // `@today`, `@now`, `@`: not a date at all.
@@ -771,86 +750,7 @@ impl<'s> Lowerer<'s> {
         let span = span_of(&pair);
         let body = pair.into_inner().next().map(|p| p.as_str()).unwrap_or("");
         // The body starts one byte after the opening quote.
-        self.unescape(body, span.start + 1)
-    }
-
-    fn unescape(&mut self, body: &str, base: usize) -> String {
-        let mut out = String::with_capacity(body.len());
-        let mut chars = body.char_indices().peekable();
-        while let Some((i, c)) = chars.next() {
-            if c != '\\' {
-                out.push(c);
-                continue;
-            }
-            let Some((_, e)) = chars.next() else {
-                break;
-            };
-            match e {
-                '"' => out.push('"'),
-                '\\' => out.push('\\'),
-                'n' => out.push('\n'),
-                'r' => out.push('\r'),
-                't' => out.push('\t'),
-                'u' => {
-                    // \u{1F600}
-                    let rest = body.get(i + 2..).unwrap_or("");
-                    let decoded = rest
-                        .strip_prefix('{')
-                        .and_then(|r| r.find('}').map(|end| (r, end)))
-                        .and_then(|(r, end)| {
-                            let hex = r.get(..end)?;
-                            // Hex digits only (`from_str_radix` would also take a sign).
-                            if hex.is_empty()
-                                || hex.len() > 6
-                                || !hex.bytes().all(|b| b.is_ascii_hexdigit())
-                            {
-                                return None;
-                            }
-                            let v = u32::from_str_radix(hex, 16).ok()?;
-                            Some((char::from_u32(v)?, end + 2))
-                        });
-                    match decoded {
-                        Some((ch, consumed)) => {
-                            out.push(ch);
-                            for _ in 0..consumed {
-                                chars.next();
-                            }
-                        }
-                        None => {
-                            let end = rest.find('}').map_or(i + 2, |e| i + 2 + e + 1);
-                            self.error(
-                                Diagnostic::error(
-                                    Code::Syntax,
-                                    Span::new(base + i, base + end.min(body.len())),
-                                    "invalid unicode escape",
-                                )
-                                .with_label("not a character code")
-                                .with_help(
-                                    "write a unicode escape as `\\u{` hex digits `}`, such as \
-                                     `\\u{1F600}`",
-                                ),
-                            );
-                        }
-                    }
-                }
-                other => {
-                    let end = i + 1 + other.len_utf8();
-                    self.error(
-                        Diagnostic::error(
-                            Code::Syntax,
-                            Span::new(base + i, base + end),
-                            format!("unknown escape `\\{other}`"),
-                        )
-                        .with_label("unknown escape")
-                        .with_help(
-                            "the escapes are `\\\"`, `\\\\`, `\\n`, `\\r`, `\\t` and `\\u{...}`; \
-                             write `\\\\` for a backslash",
-                        ),
-                    );
-                }
-            }
-        }
-        out
+        unescape(body, span.start + 1, &mut self.diags)
     }
 
     fn str_lit(&mut self, pair: Pair<'_, Rule>) -> StrLit {
@@ -1192,5 +1092,134 @@ impl<'s> Lowerer<'s> {
             items.push(item);
         }
         Some(TestDecl { name, items, span })
+    }
+}
+
+/// Decodes a string literal's escapes; `base` is the offset of `body` in the source. Unknown
+/// escapes are reported into `diags` with their span (and left out of the value).
+pub(super) fn unescape(body: &str, base: usize, diags: &mut Vec<Diagnostic>) -> String {
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let Some((_, e)) = chars.next() else {
+            break;
+        };
+        match e {
+            '"' => out.push('"'),
+            '\\' => out.push('\\'),
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            't' => out.push('\t'),
+            'u' => {
+                // \u{1F600}
+                let rest = body.get(i + 2..).unwrap_or("");
+                let decoded = rest
+                    .strip_prefix('{')
+                    .and_then(|r| r.find('}').map(|end| (r, end)))
+                    .and_then(|(r, end)| {
+                        let hex = r.get(..end)?;
+                        // Hex digits only (`from_str_radix` would also take a sign).
+                        if hex.is_empty()
+                            || hex.len() > 6
+                            || !hex.bytes().all(|b| b.is_ascii_hexdigit())
+                        {
+                            return None;
+                        }
+                        let v = u32::from_str_radix(hex, 16).ok()?;
+                        Some((char::from_u32(v)?, end + 2))
+                    });
+                match decoded {
+                    Some((ch, consumed)) => {
+                        out.push(ch);
+                        for _ in 0..consumed {
+                            chars.next();
+                        }
+                    }
+                    None => {
+                        let end = rest.find('}').map_or(i + 2, |e| i + 2 + e + 1);
+                        diags.push(
+                            Diagnostic::error(
+                                Code::Syntax,
+                                Span::new(base + i, base + end.min(body.len())),
+                                "invalid unicode escape",
+                            )
+                            .with_label("not a character code")
+                            .with_help(
+                                "write a unicode escape as `\\u{` hex digits `}`, such as \
+                                 `\\u{1F600}`",
+                            ),
+                        );
+                    }
+                }
+            }
+            other => {
+                let end = i + 1 + other.len_utf8();
+                diags.push(
+                    Diagnostic::error(
+                        Code::Syntax,
+                        Span::new(base + i, base + end),
+                        format!("unknown escape `\\{other}`"),
+                    )
+                    .with_label("unknown escape")
+                    .with_help(
+                        "the escapes are `\\\"`, `\\\\`, `\\n`, `\\r`, `\\t` and `\\u{...}`; \
+                         write `\\\\` for a backslash",
+                    ),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The value of a `number` token (underscores dropped): an integer, or a decimal when it has a
+/// point. `None` when it is out of range (lowering reports that).
+pub(super) fn number_value(text: &str) -> Option<Literal> {
+    let clean: String = text.chars().filter(|c| *c != '_').collect();
+    if clean.contains('.') {
+        match clean.parse::<f64>() {
+            Ok(f) if f.is_finite() => Some(Literal::Dec(f)),
+            _ => None,
+        }
+    } else {
+        clean.parse::<i64>().ok().map(Literal::Int)
+    }
+}
+
+/// The value of a `duration` token (`30d`): `None` when it does not fit in 64-bit seconds.
+pub(super) fn duration_value(text: &str) -> Option<Literal> {
+    let (digits, unit) = text.split_at(text.len().saturating_sub(1));
+    let unit = match unit {
+        "m" => DurationUnit::Minutes,
+        "h" => DurationUnit::Hours,
+        "d" => DurationUnit::Days,
+        _ => DurationUnit::Weeks,
+    };
+    let digits: String = digits.chars().filter(|c| *c != '_').collect();
+    match digits.parse::<i64>() {
+        Ok(amount) if (Duration { amount, unit }).seconds().is_some() => {
+            Some(Literal::Duration(Duration { amount, unit }))
+        }
+        _ => None,
+    }
+}
+
+/// The value of an `at_literal` token (`@2026-01-31`, `@2026-01-31T09:30:00Z`): `None` when it
+/// is not a valid date or RFC 3339 date-time (lowering says why).
+pub(super) fn at_literal_value(text: &str) -> Option<Literal> {
+    let body = text.trim_start_matches('@');
+    if !body.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    if body.contains('T') || body.contains('t') {
+        DateTime::parse_from_rfc3339(body)
+            .ok()
+            .map(Literal::DateTime)
+    } else {
+        crate::value::parse_date(body).map(Literal::Date)
     }
 }

@@ -1,6 +1,7 @@
 //! Parsing: the pest grammar in `grammar/herald.pest`, lowered into the spanned AST.
 //! This is the only module that imports pest.
 
+mod fast;
 mod lower;
 pub(crate) use lower::skip_trivia;
 pub mod prescan;
@@ -87,40 +88,94 @@ pub(crate) fn nesting_depth(src: &str) -> usize {
 }
 
 /// Parses a condition on its own. Returns the AST, or every syntax diagnostic found.
+///
+/// The common, error-free subset of the language is read by a hand-written fast path
+/// (`syntax::fast`); anything else, and every error, by pest, which defines the language. Both
+/// give the same AST ([`reference::parse_condition`] is the pest path alone).
 pub fn parse_condition(src: &str) -> Result<Expr, Vec<Diagnostic>> {
     let scan = prescan::scan(src);
     if !scan.diags.is_empty() {
         return Err(scan.diags);
     }
-    on_deep_stack(scan.max_depth, || {
-        let pairs =
-            HeraldParser::parse(Rule::condition, src).map_err(|e| vec![pest_error(src, &e)])?;
-        let mut lowerer = lower::Lowerer::new(src);
-        let expr = lowerer.condition(pairs);
-        match expr {
-            Some(e) if lowerer.diags.is_empty() => Ok(e),
-            _ => Err(lowerer.diags),
-        }
+    on_deep_stack(scan.max_depth, || match fast::condition(src) {
+        Some(e) => Ok(e),
+        None => pest_condition(src),
     })
 }
 
 /// Parses a rule file. Returns the AST (possibly partial) and every diagnostic found; the AST is
-/// `None` when the file does not follow the grammar at all.
+/// `None` when the file does not follow the grammar at all. Like [`parse_condition`], a file in
+/// the common, error-free subset is read by the fast path, anything else by pest.
 pub fn parse_rule_file(src: &str) -> (Option<RuleFile>, Vec<Diagnostic>) {
     let scan = prescan::scan(src);
     if !scan.diags.is_empty() {
         return (None, scan.diags);
     }
-    on_deep_stack(scan.max_depth, || {
-        match HeraldParser::parse(Rule::rule_file, src) {
-            Ok(pairs) => {
-                let mut lowerer = lower::Lowerer::new(src);
-                let file = lowerer.rule_file(pairs);
-                (Some(file), lowerer.diags)
-            }
-            Err(e) => (None, vec![pest_error(src, &e)]),
-        }
+    on_deep_stack(scan.max_depth, || match fast::rule_file(src) {
+        Some(file) => (Some(file), Vec::new()),
+        None => pest_rule_file(src),
     })
+}
+
+/// The grammar read by pest alone, without the fast path: the reference the fast path must
+/// agree with (tests and the `parse_fast` fuzz target compare the two). Same results as
+/// [`parse_condition`] and [`parse_rule_file`], only slower.
+pub mod reference {
+    use super::*;
+
+    /// [`super::parse_condition`] through pest only.
+    pub fn parse_condition(src: &str) -> Result<Expr, Vec<Diagnostic>> {
+        let scan = prescan::scan(src);
+        if !scan.diags.is_empty() {
+            return Err(scan.diags);
+        }
+        on_deep_stack(scan.max_depth, || pest_condition(src))
+    }
+
+    /// [`super::parse_rule_file`] through pest only.
+    pub fn parse_rule_file(src: &str) -> (Option<RuleFile>, Vec<Diagnostic>) {
+        let scan = prescan::scan(src);
+        if !scan.diags.is_empty() {
+            return (None, scan.diags);
+        }
+        on_deep_stack(scan.max_depth, || pest_rule_file(src))
+    }
+
+    /// Whether the fast path reads `src` as a condition on its own (it gives up on errors and on
+    /// rare constructs, which pest then reads). For tests and benchmarks of the fast path.
+    pub fn fast_path_reads_condition(src: &str) -> bool {
+        let scan = prescan::scan(src);
+        scan.diags.is_empty() && on_deep_stack(scan.max_depth, || fast::condition(src).is_some())
+    }
+
+    /// Whether the fast path reads `src` as a rule file.
+    pub fn fast_path_reads_rule_file(src: &str) -> bool {
+        let scan = prescan::scan(src);
+        scan.diags.is_empty() && on_deep_stack(scan.max_depth, || fast::rule_file(src).is_some())
+    }
+}
+
+/// A condition through pest and lowering (the pre-scan has passed).
+fn pest_condition(src: &str) -> Result<Expr, Vec<Diagnostic>> {
+    let pairs = HeraldParser::parse(Rule::condition, src).map_err(|e| vec![pest_error(src, &e)])?;
+    let mut lowerer = lower::Lowerer::new(src);
+    let expr = lowerer.condition(pairs);
+    match expr {
+        Some(e) if lowerer.diags.is_empty() => Ok(e),
+        _ => Err(lowerer.diags),
+    }
+}
+
+/// A rule file through pest and lowering (the pre-scan has passed).
+fn pest_rule_file(src: &str) -> (Option<RuleFile>, Vec<Diagnostic>) {
+    match HeraldParser::parse(Rule::rule_file, src) {
+        Ok(pairs) => {
+            let mut lowerer = lower::Lowerer::new(src);
+            let file = lowerer.rule_file(pairs);
+            (Some(file), lowerer.diags)
+        }
+        Err(e) => (None, vec![pest_error(src, &e)]),
+    }
 }
 
 /// A human name for what a grammar rule stands for, or `None` to leave it out of messages.
