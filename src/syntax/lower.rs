@@ -1179,7 +1179,11 @@ pub(super) fn unescape(body: &str, base: usize, diags: &mut Vec<Diagnostic>) -> 
 /// The value of a `number` token (underscores dropped): an integer, or a decimal when it has a
 /// point. `None` when it is out of range (lowering reports that).
 pub(super) fn number_value(text: &str) -> Option<Literal> {
-    let clean: String = text.chars().filter(|c| *c != '_').collect();
+    let clean: std::borrow::Cow<'_, str> = if text.contains('_') {
+        text.chars().filter(|c| *c != '_').collect::<String>().into()
+    } else {
+        text.into()
+    };
     if clean.contains('.') {
         match clean.parse::<f64>() {
             Ok(f) if f.is_finite() => Some(Literal::Dec(f)),
