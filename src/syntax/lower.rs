@@ -1180,7 +1180,10 @@ pub(super) fn unescape(body: &str, base: usize, diags: &mut Vec<Diagnostic>) -> 
 /// point. `None` when it is out of range (lowering reports that).
 pub(super) fn number_value(text: &str) -> Option<Literal> {
     let clean: std::borrow::Cow<'_, str> = if text.contains('_') {
-        text.chars().filter(|c| *c != '_').collect::<String>().into()
+        text.chars()
+            .filter(|c| *c != '_')
+            .collect::<String>()
+            .into()
     } else {
         text.into()
     };

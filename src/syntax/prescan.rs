@@ -68,7 +68,7 @@ fn scan_inner(src: &str) -> (Vec<Diagnostic>, usize) {
         );
         return (diags, max_depth);
     }
-    if let Some(pos) = src.bytes().position(|b| b == 0) {
+    if let Some(pos) = memchr::memchr(0, src.as_bytes()) {
         diags.push(
             Diagnostic::error(
                 Code::Syntax,
@@ -95,20 +95,32 @@ fn scan_inner(src: &str) -> (Vec<Diagnostic>, usize) {
                 i += 1;
             }
             b'#' => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
+                i = memchr::memchr(b'\n', &bytes[i..]).map_or(bytes.len(), |n| i + n);
             }
             b'"' | b'\'' | b'`' => {
                 // A string or label: skip to its closing quote or the end of the line. The
                 // parser reports an unterminated one; here it only must not hide brackets.
                 let quote = b;
                 i += 1;
-                while i < bytes.len() && bytes[i] != quote && bytes[i] != b'\n' {
-                    if bytes[i] == b'\\' && quote == b'"' {
-                        i += 1;
+                loop {
+                    // The next quote, line break or (in a double-quoted string) backslash.
+                    let rest = bytes.get(i..).unwrap_or(&[]);
+                    let found = if quote == b'"' {
+                        memchr::memchr3(quote, b'\n', b'\\', rest)
+                    } else {
+                        memchr::memchr2(quote, b'\n', rest)
+                    };
+                    match found {
+                        Some(n) if rest[n] == b'\\' => i += n + 2,
+                        Some(n) => {
+                            i += n;
+                            break;
+                        }
+                        None => {
+                            i = bytes.len();
+                            break;
+                        }
                     }
-                    i += 1;
                 }
                 i += 1;
                 reset_nots(&mut stack, &mut top_nots, &mut nested_nots);
@@ -291,4 +303,41 @@ fn next_word(bytes: &[u8], mut i: usize) -> &str {
         i += 1;
     }
     std::str::from_utf8(bytes.get(start..i).unwrap_or(&[])).unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn balanced(src: &str) -> bool {
+        scan(src).diags.is_empty()
+    }
+
+    #[test]
+    fn brackets_inside_strings_labels_and_comments_are_not_counted() {
+        assert!(balanced(r#"a == "(" and b == "\")" and `[x` == 1 # ( [ {"#));
+        assert!(balanced("a == 'x)' and b\n# ]\n"));
+        // An unterminated string ends at its line: the bracket on the next line counts.
+        assert!(!balanced("a == \"x\n)"));
+        // A backslash escapes the next byte, even a line break or the closing quote.
+        assert!(balanced("a == \"x\\\n)\""));
+        assert!(balanced("a == \"x\\\""));
+        assert!(balanced("a == \"x\\"));
+        // Only double-quoted strings have escapes.
+        assert!(!balanced("a == 'x\\' )"));
+    }
+
+    #[test]
+    fn nul_bytes_and_depth() {
+        assert!(!balanced("a == \"\0\""));
+        let deep = format!(
+            "{}a{}",
+            "(".repeat(MAX_DEPTH + 1),
+            ")".repeat(MAX_DEPTH + 1)
+        );
+        assert!(!balanced(&deep));
+        let ok = format!("{}a{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        assert!(balanced(&ok));
+        assert_eq!(scan(&ok).max_depth, MAX_DEPTH);
+    }
 }
