@@ -116,7 +116,8 @@ impl Operands {
 pub(super) fn trim_trivia_end(text: &str) -> &str {
     let mut text = text.trim_end();
     loop {
-        let line_start = text.rfind('\n').map_or(0, |i| i + 1);
+        // A comment ends at a line feed or a carriage return (the grammar's `comment_text`).
+        let line_start = text.rfind(['\n', '\r']).map_or(0, |i| i + 1);
         let line = text.get(line_start..).unwrap_or("");
         if !line.contains('#') {
             // No comment on the last line (the common case): a byte search, no scan.

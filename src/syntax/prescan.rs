@@ -95,7 +95,8 @@ fn scan_inner(src: &str) -> (Vec<Diagnostic>, usize) {
                 i += 1;
             }
             b'#' => {
-                i = memchr::memchr(b'\n', &bytes[i..]).map_or(bytes.len(), |n| i + n);
+                // As the grammar's `comment_text`: to a line feed or a carriage return.
+                i = memchr::memchr2(b'\n', b'\r', &bytes[i..]).map_or(bytes.len(), |n| i + n);
             }
             b'"' | b'\'' | b'`' => {
                 // A string or label: skip to its closing quote or the end of the line. The
@@ -103,13 +104,12 @@ fn scan_inner(src: &str) -> (Vec<Diagnostic>, usize) {
                 let quote = b;
                 i += 1;
                 loop {
-                    // The next quote, line break or (in a double-quoted string) backslash.
+                    // The next quote, line end (`\n` or `\r`, as in the grammar) or, in a
+                    // double-quoted string, backslash.
                     let rest = bytes.get(i..).unwrap_or(&[]);
-                    let found = if quote == b'"' {
-                        memchr::memchr3(quote, b'\n', b'\\', rest)
-                    } else {
-                        memchr::memchr2(quote, b'\n', rest)
-                    };
+                    let found = rest.iter().position(|&c| {
+                        c == quote || c == b'\n' || c == b'\r' || (c == b'\\' && quote == b'"')
+                    });
                     match found {
                         Some(n) if rest[n] == b'\\' => i += n + 2,
                         Some(n) => {
@@ -319,6 +319,10 @@ mod tests {
         assert!(balanced("a == 'x)' and b\n# ]\n"));
         // An unterminated string ends at its line: the bracket on the next line counts.
         assert!(!balanced("a == \"x\n)"));
+        assert!(!balanced("a == \"x\r)"));
+        // A comment ends at a line feed or a lone carriage return, as in the grammar.
+        assert!(!balanced("a # (\r)"));
+        assert!(balanced("(a # )\r)"));
         // A backslash escapes the next byte, even a line break or the closing quote.
         assert!(balanced("a == \"x\\\n)\""));
         assert!(balanced("a == \"x\\\""));
