@@ -428,11 +428,12 @@ impl<'a> ExprChecker<'a> {
     }
 
     fn path(&mut self, p: &ast::Path, span: Span) -> Option<Node> {
-        let names: Vec<String> = p.segments.iter().map(|s| s.name.clone()).collect();
         let Some((schema_idx, schema)) = self.schema else {
-            let id = self.fields.intern(None, names, FieldKind::Dynamic);
+            let segs = p.segments.iter().map(|s| s.name.as_str());
+            let id = self.fields.intern_path(None, segs, FieldKind::Dynamic);
             return Some(Self::node(NodeKind::Field(id), Ty::Any, span));
         };
+        let names: Vec<String> = p.segments.iter().map(|s| s.name.clone()).collect();
         match schema.lookup(&names) {
             Some(field) => {
                 let (ty, kind) = field_ty(&field.ty);
