@@ -190,10 +190,21 @@ impl NumSet {
 /// bound tests (which are monotone in the integer): right by construction, whatever the mix of
 /// integer and decimal bounds. `(1, 0)` when it holds no integer.
 fn int_range(lo: &Bound<Num>, hi: &Bound<Num>) -> (i64, i64) {
+    // Integer and absent bounds (the common case) give the searches' answers directly.
     // The first integer at or above `lo`.
-    let first = first_true(|x| above(lo, &Num::Int(x)));
+    let first = match lo {
+        Bound::Unbounded => Some(i64::MIN),
+        Bound::Included(Num::Int(a)) => Some(*a),
+        Bound::Excluded(Num::Int(a)) => a.checked_add(1),
+        _ => first_true(|x| above(lo, &Num::Int(x))),
+    };
     // The first integer above `hi`, minus one.
-    let past = first_true(|x| !below(hi, &Num::Int(x)));
+    let past = match hi {
+        Bound::Unbounded => None,
+        Bound::Included(Num::Int(b)) => b.checked_add(1),
+        Bound::Excluded(Num::Int(b)) => Some(*b),
+        _ => first_true(|x| !below(hi, &Num::Int(x))),
+    };
     match (first, past) {
         (None, _) => (1, 0),
         (Some(a), None) => (a, i64::MAX),
