@@ -23,6 +23,10 @@ use std::fmt::Write;
 /// Optimizes a condition (a node in boolean position).
 pub fn optimize(node: &Node) -> Node {
     let mut cur = rewrite(node, true);
+    if settled(&cur, true) {
+        // Another round would rebuild the same tree, spans included.
+        return cur;
+    }
     for _ in 0..16 {
         let next = rewrite(&cur, true);
         if same(&next, &cur) {
@@ -31,6 +35,41 @@ pub fn optimize(node: &Node) -> Node {
         cur = next;
     }
     cur
+}
+
+/// True when `n`, an output of [`rewrite`], is one that `rewrite` returns unchanged (spans
+/// included), so that the fixpoint round that would confirm it can be skipped: `root` a
+/// constant, or `and`/`or` trees over leaves that `rewrite` only copies (per-field predicates,
+/// tests and string operators on a field). Such a tree came out of [`junction`], so every
+/// junction in it already has at least two operands, none of its own kind, no constant, one
+/// predicate per field and class, no duplicate, nothing absorbed, in order; rewriting its
+/// operands changes none of them, so it rebuilds the same junction.
+fn settled(n: &Node, root: bool) -> bool {
+    let field = |x: &Node| matches!(x.kind, NodeKind::Field(_));
+    let text = |x: &Node| matches!(x.kind, NodeKind::Const(Value::Str(_) | Value::List(_)));
+    match &n.kind {
+        NodeKind::Const(_) => root,
+        NodeKind::FieldPred(..) => true,
+        NodeKind::Test(_, x) => field(x),
+        NodeKind::Contains(a, b)
+        | NodeKind::ContainsAny(a, b)
+        | NodeKind::ContainsAll(a, b)
+        | NodeKind::StartsWith(a, b)
+        | NodeKind::EndsWith(a, b) => field(a) && text(b),
+        NodeKind::And(xs) => {
+            xs.len() >= 2
+                && xs
+                    .iter()
+                    .all(|x| !matches!(x.kind, NodeKind::And(_)) && settled(x, false))
+        }
+        NodeKind::Or(xs) => {
+            xs.len() >= 2
+                && xs
+                    .iter()
+                    .all(|x| !matches!(x.kind, NodeKind::Or(_)) && settled(x, false))
+        }
+        _ => false,
+    }
 }
 
 fn mk(kind: NodeKind, ty: Ty, span: crate::span::Span) -> Node {
