@@ -170,6 +170,15 @@ fn cmp_pred(op: CmpOp, c: &Value) -> Option<Pred> {
     }
 }
 
+/// The predicate of `a OP b` when one side is a field and the other a constant with a class.
+fn field_cmp_pred(op: CmpOp, a: &Node, b: &Node) -> Option<(crate::ir::FieldId, Pred)> {
+    match (&a.kind, &b.kind) {
+        (NodeKind::Field(id), NodeKind::Const(c)) => cmp_pred(op, c).map(|p| (*id, p)),
+        (NodeKind::Const(c), NodeKind::Field(id)) => cmp_pred(flip_cmp(op), c).map(|p| (*id, p)),
+        _ => None,
+    }
+}
+
 /// The predicate of `field in [constants]`.
 fn in_pred(items: &[Value]) -> Option<Pred> {
     let first = items.first()?;
@@ -230,21 +239,28 @@ fn rewrite(n: &Node, boolean: bool) -> Node {
         }
         NodeKind::Cmp(op, a, b) => {
             let op = *op;
+            // A field and a constant rewrite to copies of themselves: their predicate is built
+            // from the originals, without copying the constant first.
+            if let Some((id, p)) = field_cmp_pred(op, a, b) {
+                return mk(NodeKind::FieldPred(id, p), ty.clone(), span);
+            }
+            // Other operands may fold to a constant.
             let (a, b) = (v(a), v(b));
-            let p = match (&a.kind, &b.kind) {
-                (NodeKind::Field(id), NodeKind::Const(c)) => cmp_pred(op, c).map(|p| (*id, p)),
-                (NodeKind::Const(c), NodeKind::Field(id)) => {
-                    cmp_pred(flip_cmp(op), c).map(|p| (*id, p))
-                }
-                _ => None,
-            };
-            match p {
+            match field_cmp_pred(op, &a, &b) {
                 Some((id, p)) => NodeKind::FieldPred(id, p),
                 None => NodeKind::Cmp(op, a, b),
             }
         }
         NodeKind::In { negated, lhs, list } => {
             let negated = *negated;
+            if let (NodeKind::Field(id), NodeKind::Const(Value::List(items))) =
+                (&lhs.kind, &list.kind)
+            {
+                if let Some(p) = in_pred(items) {
+                    let p = if negated { p.not() } else { p };
+                    return mk(NodeKind::FieldPred(*id, p), ty.clone(), span);
+                }
+            }
             let (lhs, list) = (v(lhs), v(list));
             let p = match (&lhs.kind, &list.kind) {
                 (NodeKind::Field(id), NodeKind::Const(Value::List(items))) => {
