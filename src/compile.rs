@@ -190,10 +190,21 @@ impl NumSet {
 /// bound tests (which are monotone in the integer): right by construction, whatever the mix of
 /// integer and decimal bounds. `(1, 0)` when it holds no integer.
 fn int_range(lo: &Bound<Num>, hi: &Bound<Num>) -> (i64, i64) {
+    // Integer and absent bounds (the common case) give the searches' answers directly.
     // The first integer at or above `lo`.
-    let first = first_true(|x| above(lo, &Num::Int(x)));
+    let first = match lo {
+        Bound::Unbounded => Some(i64::MIN),
+        Bound::Included(Num::Int(a)) => Some(*a),
+        Bound::Excluded(Num::Int(a)) => a.checked_add(1),
+        _ => first_true(|x| above(lo, &Num::Int(x))),
+    };
     // The first integer above `hi`, minus one.
-    let past = first_true(|x| !below(hi, &Num::Int(x)));
+    let past = match hi {
+        Bound::Unbounded => None,
+        Bound::Included(Num::Int(b)) => b.checked_add(1),
+        Bound::Excluded(Num::Int(b)) => Some(*b),
+        _ => first_true(|x| !below(hi, &Num::Int(x))),
+    };
     match (first, past) {
         (None, _) => (1, 0),
         (Some(a), None) => (a, i64::MAX),
@@ -391,18 +402,34 @@ impl Flat {
 
     /// Compiles an operation tree (`None` when the program would be too large).
     pub fn new(tree: &Op) -> Option<Flat> {
-        let leaves = count_leaves(tree);
-        let mut b = FlatBuilder {
-            steps: Vec::new(),
-            memo: FxHashMap::default(),
-            limit: leaves
-                .saturating_mul(Flat::MAX_STEPS_PER_LEAF)
-                .saturating_add(16)
-                .min(END_TRUE as usize),
-        };
-        let entry = b.emit(tree, [END_TRUE, END_FALSE, END_UNKNOWN])?;
+        let (entry, mut steps, leaves) = emit_tree(tree)?;
+        for (s, leaf) in steps.iter_mut().zip(leaves) {
+            s.leaf = leaf.clone();
+        }
+        Some(Flat::finish(entry, steps))
+    }
+
+    /// [`Flat::new`], moving the leaves out of the tree (left with constants in their place)
+    /// when it succeeds, instead of copying them: each leaf is copied only for its second and
+    /// later steps.
+    fn take(tree: &mut Op) -> Option<Flat> {
+        let (entry, mut steps, leaves) = emit_tree(tree)?;
+        // (leaf address, step) pairs, sorted: the steps of each leaf of the tree.
+        let mut uses: Vec<(usize, usize)> = leaves
+            .iter()
+            .enumerate()
+            .map(|(i, leaf)| (std::ptr::from_ref::<Op>(leaf) as usize, i))
+            .collect();
+        drop(leaves);
+        uses.sort_unstable();
+        fill_leaves(tree, &uses, &mut steps);
+        Some(Flat::finish(entry, steps))
+    }
+
+    /// Lays out emitted steps (continuation first) in run order.
+    fn finish(entry: Target, mut steps: Vec<Step>) -> Flat {
         // Steps were emitted continuation first; reversed, they run mostly forward.
-        let n = b.steps.len();
+        let n = steps.len();
         let remap = |t: Target| -> Target {
             if (t as usize) < n {
                 // `n - 1 - t` is below `n`, which is at most `END_TRUE`.
@@ -411,15 +438,72 @@ impl Flat {
                 t
             }
         };
-        let mut steps = b.steps;
         steps.reverse();
         for s in &mut steps {
             s.next = s.next.map(remap);
         }
-        Some(Flat {
+        Flat {
             entry: remap(entry),
             steps: steps.into_boxed_slice(),
-        })
+        }
+    }
+}
+
+/// Emits a tree: its entry, its steps (with placeholder leaves) and the leaf of each step.
+fn emit_tree(tree: &Op) -> Option<(Target, Vec<Step>, Vec<&Op>)> {
+    let leaves = count_leaves(tree);
+    // Sized for a tree without unknown-path copies (most conditions have about two steps
+    // per leaf): growing the vectors and the memo step by step cost more than the rest.
+    let cap = leaves.saturating_mul(2).min(1 << 12);
+    let mut b = FlatBuilder {
+        steps: Vec::with_capacity(cap),
+        leaves: Vec::with_capacity(cap),
+        memo: FxHashMap::with_capacity_and_hasher(
+            leaves.saturating_mul(4).min(1 << 14),
+            Default::default(),
+        ),
+        limit: leaves
+            .saturating_mul(Flat::MAX_STEPS_PER_LEAF)
+            .saturating_add(16)
+            .min(END_TRUE as usize),
+    };
+    let entry = b.emit(tree, [END_TRUE, END_FALSE, END_UNKNOWN])?;
+    Some((entry, b.steps, b.leaves))
+}
+
+/// Moves each leaf of `o` into the steps that test it (`uses`: sorted (leaf address, step)
+/// pairs), copying it for all but the first.
+fn fill_leaves(o: &mut Op, uses: &[(usize, usize)], steps: &mut [Step]) {
+    match o {
+        Op::And(xs) | Op::Or(xs) => {
+            for x in xs.iter_mut() {
+                fill_leaves(x, uses, steps);
+            }
+        }
+        Op::Not(x) => fill_leaves(x, uses, steps),
+        Op::Const(_) | Op::Flat(_) => {}
+        leaf => {
+            let at = std::ptr::from_ref::<Op>(leaf) as usize;
+            let from = uses.partition_point(|&(a, _)| a < at);
+            let mut mine = uses
+                .get(from..)
+                .unwrap_or(&[])
+                .iter()
+                .take_while(|&&(a, _)| a == at)
+                .map(|&(_, i)| i);
+            let Some(first) = mine.next() else {
+                return;
+            };
+            let op = std::mem::replace(leaf, Op::Const(None));
+            for i in mine {
+                if let Some(s) = steps.get_mut(i) {
+                    s.leaf = op.clone();
+                }
+            }
+            if let Some(s) = steps.get_mut(first) {
+                s.leaf = op;
+            }
+        }
     }
 }
 
@@ -431,16 +515,18 @@ fn count_leaves(o: &Op) -> usize {
     }
 }
 
-struct FlatBuilder {
+struct FlatBuilder<'t> {
     steps: Vec<Step>,
+    /// The leaf of each step (the step holds a placeholder until the program is complete).
+    leaves: Vec<&'t Op>,
     /// (operation's address, targets) → entry.
     memo: FxHashMap<(usize, [Target; 3]), Target>,
     limit: usize,
 }
 
-impl FlatBuilder {
+impl<'t> FlatBuilder<'t> {
     /// Emits `o` with its three outcomes going to `t` (true, false, unknown); returns its entry.
-    fn emit(&mut self, o: &Op, t: [Target; 3]) -> Option<Target> {
+    fn emit(&mut self, o: &'t Op, t: [Target; 3]) -> Option<Target> {
         let [tt, tf, tu] = t;
         let key = (std::ptr::from_ref(o) as usize, t);
         if let Some(&e) = self.memo.get(&key) {
@@ -484,9 +570,10 @@ impl FlatBuilder {
                 }
                 let at = Target::try_from(self.steps.len()).ok()?;
                 self.steps.push(Step {
-                    leaf: leaf.clone(),
+                    leaf: Op::Const(None),
                     next: t,
                 });
+                self.leaves.push(leaf);
                 at
             }
         };
@@ -558,9 +645,9 @@ fn const_str(n: &Node) -> Option<Box<str>> {
 /// Compiles one node in boolean position: an operation tree, then, when its root is an
 /// `and`/`or`/`not`, a flat program ([`Flat`]) when that is not too large (else the tree).
 pub fn compile(n: &Node) -> Op {
-    let tree = compile_tree(n);
+    let mut tree = compile_tree(n);
     match tree {
-        Op::And(_) | Op::Or(_) | Op::Not(_) => match Flat::new(&tree) {
+        Op::And(_) | Op::Or(_) | Op::Not(_) => match Flat::take(&mut tree) {
             Some(flat) => Op::Flat(Box::new(flat)),
             None => tree,
         },

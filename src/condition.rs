@@ -74,15 +74,21 @@ impl Condition {
         src: &str,
         schema: Option<&Schema>,
     ) -> Result<(Condition, Vec<Diagnostic>), CompileError> {
-        let mut sources = Sources::new();
-        let id: SourceId = sources.add("<condition>", src);
-        let fail = |diagnostics: Vec<Diagnostic>, sources: Sources| CompileError {
-            diagnostics: diagnostics.into_iter().map(|d| d.in_source(id)).collect(),
-            sources,
+        // The source set is only needed to render errors: built when compilation fails. Its
+        // one file is the first, whose id is 0.
+        let id = SourceId(0);
+        let fail = |diagnostics: Vec<Diagnostic>| {
+            let mut sources = Sources::new();
+            let added = sources.add("<condition>", src);
+            debug_assert_eq!(added, id);
+            CompileError {
+                diagnostics: diagnostics.into_iter().map(|d| d.in_source(id)).collect(),
+                sources,
+            }
         };
         let ast = match crate::syntax::parse_condition(src) {
             Ok(ast) => ast,
-            Err(diags) => return Err(fail(diags, sources)),
+            Err(diags) => return Err(fail(diags)),
         };
         let mut fields = FieldTable::default();
         let mut checker = crate::check::expr::ExprChecker::new(schema.map(|s| (0, s)), &mut fields);
@@ -93,7 +99,7 @@ impl Condition {
                 Condition::from_ir(node, fields, src.to_string()),
                 diags.into_iter().map(|d| d.in_source(id)).collect(),
             )),
-            _ => Err(fail(diags, sources)),
+            _ => Err(fail(diags)),
         }
     }
 

@@ -77,40 +77,113 @@ pub struct FieldTable {
     spill: Vec<FieldId>,
 }
 
+/// Below this many fields, [`FieldTable`] finds fields by a scan and keeps no index.
+const INDEXED_FROM: usize = 16;
+
 /// The hash [`FieldTable`] indexes a (schema, path) by.
-fn field_key(schema: Option<usize>, path: &[String]) -> u64 {
+fn field_key<'s>(schema: Option<usize>, path: impl ExactSizeIterator<Item = &'s str>) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = rustc_hash::FxHasher::default();
     schema.hash(&mut h);
-    path.hash(&mut h);
+    path.len().hash(&mut h);
+    for seg in path {
+        seg.hash(&mut h);
+    }
     h.finish()
 }
 
 impl FieldTable {
     /// The id of a field, adding it when new.
     pub fn intern(&mut self, schema: Option<usize>, path: Vec<String>, kind: FieldKind) -> FieldId {
-        let key = field_key(schema, &path);
+        let segs = path.iter().map(String::as_str);
+        let (id, new) = self.find_or_reserve(schema, segs);
+        if new {
+            self.fields.push(FieldInfo { path, kind, schema });
+        }
+        id
+    }
+
+    /// [`FieldTable::intern`] of a path given as segments: the path is only copied when the
+    /// field is new.
+    pub fn intern_path<'s, I>(&mut self, schema: Option<usize>, path: I, kind: FieldKind) -> FieldId
+    where
+        I: ExactSizeIterator<Item = &'s str> + Clone,
+    {
+        let (id, new) = self.find_or_reserve(schema, path.clone());
+        if new {
+            let path = path.map(String::from).collect();
+            self.fields.push(FieldInfo { path, kind, schema });
+        }
+        id
+    }
+
+    /// The id of a field when known (`false`); else the id the caller must push it at next,
+    /// already indexed (`true`).
+    fn find_or_reserve<'s, I>(&mut self, schema: Option<usize>, path: I) -> (FieldId, bool)
+    where
+        I: ExactSizeIterator<Item = &'s str> + Clone,
+    {
+        let is_path = |f: &FieldInfo| {
+            f.schema == schema
+                && f.path.len() == path.len()
+                && f.path.iter().map(String::as_str).eq(path.clone())
+        };
+        if self.fields.len() < INDEXED_FROM {
+            // Few fields: a scan, no hashing. The index is built when the table grows past.
+            let id = FieldId(u32::try_from(self.fields.len()).unwrap_or(u32::MAX));
+            return match self.fields.iter().position(is_path) {
+                Some(i) => (FieldId(u32::try_from(i).unwrap_or(u32::MAX)), false),
+                None => {
+                    if self.fields.len() + 1 == INDEXED_FROM {
+                        self.build_index(field_key(schema, path));
+                    }
+                    (id, true)
+                }
+            };
+        }
+        let key = field_key(schema, path.clone());
         let is = |id: &FieldId| {
-            self.get(*id)
-                .is_some_and(|f| f.schema == schema && f.path == path)
+            self.get(*id).is_some_and(|f| {
+                f.schema == schema
+                    && f.path.len() == path.len()
+                    && f.path.iter().map(String::as_str).eq(path.clone())
+            })
         };
         let first = self.index.get(&key).copied();
         if let Some(id) = first.filter(is) {
-            return id;
+            return (id, false);
         }
         if first.is_some() {
             if let Some(id) = self.spill.iter().copied().find(is) {
-                return id;
+                return (id, false);
             }
         }
         let id = FieldId(u32::try_from(self.fields.len()).unwrap_or(u32::MAX));
-        self.fields.push(FieldInfo { path, kind, schema });
         if first.is_some() {
             self.spill.push(id);
         } else {
             self.index.insert(key, id);
         }
-        id
+        (id, true)
+    }
+
+    /// Indexes every field, and `next_key`, the key of the field about to be pushed.
+    fn build_index(&mut self, next_key: u64) {
+        let keys: Vec<u64> = self
+            .fields
+            .iter()
+            .map(|f| field_key(f.schema, f.path.iter().map(String::as_str)))
+            .chain(std::iter::once(next_key))
+            .collect();
+        for (i, key) in keys.into_iter().enumerate() {
+            let id = FieldId(u32::try_from(i).unwrap_or(u32::MAX));
+            match self.index.entry(key) {
+                std::collections::hash_map::Entry::Occupied(_) => self.spill.push(id),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(id);
+                }
+            }
+        }
     }
 
     /// The field with this id.

@@ -428,11 +428,12 @@ impl<'a> ExprChecker<'a> {
     }
 
     fn path(&mut self, p: &ast::Path, span: Span) -> Option<Node> {
-        let names: Vec<String> = p.segments.iter().map(|s| s.name.clone()).collect();
         let Some((schema_idx, schema)) = self.schema else {
-            let id = self.fields.intern(None, names, FieldKind::Dynamic);
+            let segs = p.segments.iter().map(|s| s.name.as_str());
+            let id = self.fields.intern_path(None, segs, FieldKind::Dynamic);
             return Some(Self::node(NodeKind::Field(id), Ty::Any, span));
         };
+        let names: Vec<String> = p.segments.iter().map(|s| s.name.clone()).collect();
         match schema.lookup(&names) {
             Some(field) => {
                 let (ty, kind) = field_ty(&field.ty);
@@ -921,26 +922,31 @@ impl<'a> ExprChecker<'a> {
         let Some(f) = schema.lookup(&info.path) else {
             return;
         };
-        let allowed = match &f.ty {
-            FieldType::Picklist(v) | FieldType::Multiselect(v) => v.clone(),
+        // Borrowed from the schema: nothing is copied unless a value is not in the picklist.
+        let allowed: &[String] = match &f.ty {
+            FieldType::Picklist(v) | FieldType::Multiselect(v) => v,
             _ => return,
         };
-        let field_name = info.display();
-        let values: Vec<(String, Span)> = match (&other.kind, &other_expr.kind) {
-            (NodeKind::Const(Value::Str(s)), _) => vec![(s.clone(), other.span)],
+        let values: Vec<(&str, Span)> = match (&other.kind, &other_expr.kind) {
+            (NodeKind::Const(Value::Str(s)), _) => vec![(s.as_str(), other.span)],
             (NodeKind::Const(Value::List(_)), ExprKind::List(items)) => items
                 .iter()
                 .filter_map(|i| match &i.kind {
-                    ExprKind::Literal(Literal::Str(s)) => Some((s.clone(), i.span)),
+                    ExprKind::Literal(Literal::Str(s)) => Some((s.as_str(), i.span)),
                     _ => None,
                 })
                 .collect(),
             _ => return,
         };
         for (v, span) in values {
-            if allowed.contains(&v) {
+            if allowed.iter().any(|a| a == v) {
                 continue;
             }
+            let field_name = self
+                .fields
+                .get(*id)
+                .map(|i| i.display())
+                .unwrap_or_default();
             let mut d = Diagnostic::error(
                 Code::UnknownPicklistValue,
                 span,
@@ -952,7 +958,7 @@ impl<'a> ExprChecker<'a> {
                 .find(|a| a.to_lowercase() == v.to_lowercase())
             {
                 d = d.with_help(format!("values are case-sensitive: write \"{same}\""));
-            } else if let Some(s) = schema::did_you_mean(&v, allowed.iter().map(String::as_str)) {
+            } else if let Some(s) = schema::did_you_mean(v, allowed.iter().map(String::as_str)) {
                 d = d.with_help(format!("did you mean \"{s}\"?"));
             } else {
                 let mut shown: Vec<String> = allowed

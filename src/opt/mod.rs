@@ -22,15 +22,54 @@ use std::fmt::Write;
 
 /// Optimizes a condition (a node in boolean position).
 pub fn optimize(node: &Node) -> Node {
-    let mut cur = rewrite(node.clone(), true);
+    let mut cur = rewrite(node, true);
+    if settled(&cur, true) {
+        // Another round would rebuild the same tree, spans included.
+        return cur;
+    }
     for _ in 0..16 {
-        let next = rewrite(cur.clone(), true);
+        let next = rewrite(&cur, true);
         if same(&next, &cur) {
             return next;
         }
         cur = next;
     }
     cur
+}
+
+/// True when `n`, an output of [`rewrite`], is one that `rewrite` returns unchanged (spans
+/// included), so that the fixpoint round that would confirm it can be skipped: `root` a
+/// constant, or `and`/`or` trees over leaves that `rewrite` only copies (per-field predicates,
+/// tests and string operators on a field). Such a tree came out of [`junction`], so every
+/// junction in it already has at least two operands, none of its own kind, no constant, one
+/// predicate per field and class, no duplicate, nothing absorbed, in order; rewriting its
+/// operands changes none of them, so it rebuilds the same junction.
+fn settled(n: &Node, root: bool) -> bool {
+    let field = |x: &Node| matches!(x.kind, NodeKind::Field(_));
+    let text = |x: &Node| matches!(x.kind, NodeKind::Const(Value::Str(_) | Value::List(_)));
+    match &n.kind {
+        NodeKind::Const(_) => root,
+        NodeKind::FieldPred(..) => true,
+        NodeKind::Test(_, x) => field(x),
+        NodeKind::Contains(a, b)
+        | NodeKind::ContainsAny(a, b)
+        | NodeKind::ContainsAll(a, b)
+        | NodeKind::StartsWith(a, b)
+        | NodeKind::EndsWith(a, b) => field(a) && text(b),
+        NodeKind::And(xs) => {
+            xs.len() >= 2
+                && xs
+                    .iter()
+                    .all(|x| !matches!(x.kind, NodeKind::And(_)) && settled(x, false))
+        }
+        NodeKind::Or(xs) => {
+            xs.len() >= 2
+                && xs
+                    .iter()
+                    .all(|x| !matches!(x.kind, NodeKind::Or(_)) && settled(x, false))
+        }
+        _ => false,
+    }
 }
 
 fn mk(kind: NodeKind, ty: Ty, span: crate::span::Span) -> Node {
@@ -131,6 +170,15 @@ fn cmp_pred(op: CmpOp, c: &Value) -> Option<Pred> {
     }
 }
 
+/// The predicate of `a OP b` when one side is a field and the other a constant with a class.
+fn field_cmp_pred(op: CmpOp, a: &Node, b: &Node) -> Option<(crate::ir::FieldId, Pred)> {
+    match (&a.kind, &b.kind) {
+        (NodeKind::Field(id), NodeKind::Const(c)) => cmp_pred(op, c).map(|p| (*id, p)),
+        (NodeKind::Const(c), NodeKind::Field(id)) => cmp_pred(flip_cmp(op), c).map(|p| (*id, p)),
+        _ => None,
+    }
+}
+
 /// The predicate of `field in [constants]`.
 fn in_pred(items: &[Value]) -> Option<Pred> {
     let first = items.first()?;
@@ -177,38 +225,42 @@ fn in_pred(items: &[Value]) -> Option<Pred> {
 /// Rewrites a node bottom-up. `boolean` says the node's value is only used through its truth
 /// (the root, and operands of `and`, `or`, `not`), where a value of the wrong type and null are
 /// the same unknown.
-fn rewrite(n: Node, boolean: bool) -> Node {
+fn rewrite(n: &Node, boolean: bool) -> Node {
     let Node { kind, ty, span } = n;
-    let v = |x: Box<Node>| Box::new(rewrite(*x, false));
+    let span = *span;
+    let v = |x: &Node| Box::new(rewrite(x, false));
     let kind = match kind {
-        NodeKind::Not(x) => return negate(rewrite(*x, true), boolean, ty, span),
-        NodeKind::And(xs) => return junction(xs, true, boolean, ty, span),
-        NodeKind::Or(xs) => return junction(xs, false, boolean, ty, span),
+        NodeKind::Not(x) => return negate(rewrite(x, true), boolean, span),
+        NodeKind::And(xs) => return junction(Operands::Borrowed(xs), true, boolean, span),
+        NodeKind::Or(xs) => return junction(Operands::Borrowed(xs), false, boolean, span),
         NodeKind::Field(id) if boolean && matches!(ty, Ty::Bool | Ty::Any) => {
             // `x` alone: true when x is true, unknown when null or not a boolean.
-            NodeKind::FieldPred(id, Pred::Bool { t: true, f: false })
+            NodeKind::FieldPred(*id, Pred::Bool { t: true, f: false })
         }
         NodeKind::Cmp(op, a, b) => {
+            let op = *op;
+            // A field and a constant rewrite to copies of themselves: their predicate is built
+            // from the originals, without copying the constant first.
+            if let Some((id, p)) = field_cmp_pred(op, a, b) {
+                return mk(NodeKind::FieldPred(id, p), ty.clone(), span);
+            }
+            // Other operands may fold to a constant.
             let (a, b) = (v(a), v(b));
-            match (&a.kind, &b.kind) {
-                (NodeKind::Field(id), NodeKind::Const(c)) if cmp_pred(op, c).is_some() => {
-                    NodeKind::FieldPred(
-                        *id,
-                        cmp_pred(op, c).unwrap_or(Pred::Bool { t: false, f: false }),
-                    )
-                }
-                (NodeKind::Const(c), NodeKind::Field(id))
-                    if cmp_pred(flip_cmp(op), c).is_some() =>
-                {
-                    NodeKind::FieldPred(
-                        *id,
-                        cmp_pred(flip_cmp(op), c).unwrap_or(Pred::Bool { t: false, f: false }),
-                    )
-                }
-                _ => NodeKind::Cmp(op, a, b),
+            match field_cmp_pred(op, &a, &b) {
+                Some((id, p)) => NodeKind::FieldPred(id, p),
+                None => NodeKind::Cmp(op, a, b),
             }
         }
         NodeKind::In { negated, lhs, list } => {
+            let negated = *negated;
+            if let (NodeKind::Field(id), NodeKind::Const(Value::List(items))) =
+                (&lhs.kind, &list.kind)
+            {
+                if let Some(p) = in_pred(items) {
+                    let p = if negated { p.not() } else { p };
+                    return mk(NodeKind::FieldPred(*id, p), ty.clone(), span);
+                }
+            }
             let (lhs, list) = (v(lhs), v(list));
             let p = match (&lhs.kind, &list.kind) {
                 (NodeKind::Field(id), NodeKind::Const(Value::List(items))) => {
@@ -226,22 +278,21 @@ fn rewrite(n: Node, boolean: bool) -> Node {
         NodeKind::ContainsAll(a, b) => NodeKind::ContainsAll(v(a), v(b)),
         NodeKind::StartsWith(a, b) => NodeKind::StartsWith(v(a), v(b)),
         NodeKind::EndsWith(a, b) => NodeKind::EndsWith(v(a), v(b)),
-        NodeKind::Matches(a, re) => NodeKind::Matches(v(a), re),
-        NodeKind::Test(t, x) => NodeKind::Test(t, v(x)),
-        NodeKind::Offset(x, secs) => NodeKind::Offset(v(x), secs),
+        NodeKind::Matches(a, re) => NodeKind::Matches(v(a), re.clone()),
+        NodeKind::Test(t, x) => NodeKind::Test(*t, v(x)),
+        NodeKind::Offset(x, secs) => NodeKind::Offset(v(x), *secs),
         NodeKind::Coalesce(xs) => {
-            NodeKind::Coalesce(xs.into_iter().map(|x| rewrite(x, false)).collect())
+            NodeKind::Coalesce(xs.iter().map(|x| rewrite(x, false)).collect())
         }
-        NodeKind::Call(f, xs) => {
-            NodeKind::Call(f, xs.into_iter().map(|x| rewrite(x, false)).collect())
-        }
-        other => other,
+        NodeKind::Call(f, xs) => NodeKind::Call(*f, xs.iter().map(|x| rewrite(x, false)).collect()),
+        // Leaves: nothing to rewrite, and nothing to fold.
+        NodeKind::Const(_) | NodeKind::Field(_) | NodeKind::FieldPred(..) => return n.clone(),
     };
-    fold(mk(kind, ty, span))
+    fold(mk(kind, ty.clone(), span))
 }
 
 /// `not x`, with `x` already rewritten: negation pushed into the leaves.
-fn negate(x: Node, boolean: bool, ty: Ty, span: crate::span::Span) -> Node {
+fn negate(x: Node, boolean: bool, span: crate::span::Span) -> Node {
     let not = |x: Node| mk(NodeKind::Not(Box::new(x)), Ty::Bool, span);
     let Node {
         kind,
@@ -253,8 +304,18 @@ fn negate(x: Node, boolean: bool, ty: Ty, span: crate::span::Span) -> Node {
         // not not y == y where only the truth is used, or y is a boolean.
         NodeKind::Not(y) if boolean || y.ty == Ty::Bool => *y,
         // De Morgan holds in Kleene logic.
-        NodeKind::And(ys) => junction(ys.into_iter().map(not).collect(), false, boolean, ty, span),
-        NodeKind::Or(ys) => junction(ys.into_iter().map(not).collect(), true, boolean, ty, span),
+        NodeKind::And(ys) => junction(
+            Operands::Owned(ys.into_iter().map(not).collect()),
+            false,
+            boolean,
+            span,
+        ),
+        NodeKind::Or(ys) => junction(
+            Operands::Owned(ys.into_iter().map(not).collect()),
+            true,
+            boolean,
+            span,
+        ),
         NodeKind::FieldPred(id, p) => mk(NodeKind::FieldPred(id, p.not()), Ty::Bool, span),
         NodeKind::Cmp(op, a, b) => mk(NodeKind::Cmp(negate_cmp(op), a, b), Ty::Bool, span),
         NodeKind::In { negated, lhs, list } => mk(
@@ -330,117 +391,187 @@ fn p_true(n: &Node) -> u32 {
     }
 }
 
-/// `and` (`is_and`) or `or` of already-built operands: flattening, constant folding, per-field
-/// predicate merging, idempotence, absorption and ordering.
-fn junction(xs: Vec<Node>, is_and: bool, boolean: bool, ty: Ty, span: crate::span::Span) -> Node {
-    let mut flat: Vec<Node> = Vec::with_capacity(xs.len());
-    let mut stack: Vec<Node> = xs.into_iter().rev().collect();
-    while let Some(x) = stack.pop() {
-        let x = rewrite(x, true);
-        match x.kind {
-            NodeKind::And(ys) if is_and => stack.extend(ys.into_iter().rev()),
-            NodeKind::Or(ys) if !is_and => stack.extend(ys.into_iter().rev()),
-            kind => flat.push(mk(kind, x.ty, x.span)),
+/// The operands of an `and`/`or` before rewriting: the checker's (borrowed) or built by
+/// [`negate`] (owned).
+enum Operands<'a> {
+    Borrowed(&'a [Node]),
+    Owned(Vec<Node>),
+}
+
+/// An operand of a junction being built, with its structural hash ([`shash`]) and, once
+/// known, its ordering score.
+struct Item {
+    node: Node,
+    hash: u64,
+    score: u64,
+    absorbed: bool,
+}
+
+/// Appends a rewritten operand, flattening nested junctions of the same kind (whose operands
+/// are rewritten again, in order).
+fn flatten_into(x: Node, is_and: bool, out: &mut Vec<Item>) {
+    let Node { kind, ty, span } = x;
+    match kind {
+        NodeKind::And(ys) if is_and => {
+            for y in &ys {
+                flatten_into(rewrite(y, true), is_and, out);
+            }
+        }
+        NodeKind::Or(ys) if !is_and => {
+            for y in &ys {
+                flatten_into(rewrite(y, true), is_and, out);
+            }
+        }
+        kind => out.push(Item {
+            node: mk(kind, ty, span),
+            hash: 0,
+            score: 0,
+            absorbed: false,
+        }),
+    }
+}
+
+/// `and` (`is_and`) or `or` of operands not yet rewritten: flattening, constant folding,
+/// per-field predicate merging, idempotence, absorption and ordering.
+///
+/// Every step works in place on one vector of operands.
+fn junction(xs: Operands<'_>, is_and: bool, boolean: bool, span: crate::span::Span) -> Node {
+    let mut items: Vec<Item> = match &xs {
+        Operands::Borrowed(xs) => Vec::with_capacity(xs.len()),
+        Operands::Owned(xs) => Vec::with_capacity(xs.len()),
+    };
+    match xs {
+        Operands::Borrowed(xs) => {
+            for x in xs {
+                flatten_into(rewrite(x, true), is_and, &mut items);
+            }
+        }
+        Operands::Owned(xs) => {
+            for x in &xs {
+                flatten_into(rewrite(x, true), is_and, &mut items);
+            }
         }
     }
     // Constants: `false` decides an `and`, `true` an `or`; the neutral one disappears.
     let (decisive, neutral) = if is_and { (false, true) } else { (true, false) };
-    let mut out: Vec<Node> = Vec::with_capacity(flat.len());
-    for x in flat {
-        match &x.kind {
-            NodeKind::Const(Value::Bool(b)) if *b == decisive => {
-                return konst(Value::Bool(decisive), &x);
-            }
-            NodeKind::Const(Value::Bool(b)) if *b == neutral => {}
-            _ => out.push(x),
-        }
-    }
-    // Merge predicates of the same field and class.
-    let mut merged: Vec<Node> = Vec::with_capacity(out.len());
-    for x in out {
-        if let NodeKind::FieldPred(id, p) = &x.kind {
-            let slot = merged.iter_mut().find(|m| {
-                matches!(&m.kind, NodeKind::FieldPred(mid, mp) if mid == id && mp.class() == p.class())
-            });
-            if let Some(m) = slot {
-                if let NodeKind::FieldPred(_, mp) = &m.kind {
-                    let combined = if is_and { mp.and(p) } else { mp.or(p) };
-                    if let Some(c) = combined {
-                        m.kind = NodeKind::FieldPred(*id, c);
-                        m.span = m.span.to(x.span);
-                        continue;
-                    }
-                }
-            }
-        }
-        merged.push(x);
-    }
-    // Idempotence: `a and a` is `a` (structural hashes find candidates, equality decides).
-    let mut by_hash: rustc_hash::FxHashMap<u64, Vec<usize>> = rustc_hash::FxHashMap::default();
-    let mut uniq: Vec<(u64, Node)> = Vec::with_capacity(merged.len());
-    for x in merged {
-        let h = shash(&x);
-        let bucket = by_hash.entry(h).or_default();
-        if bucket
-            .iter()
-            .any(|&i| uniq.get(i).is_some_and(|(_, y)| same(y, &x)))
-        {
-            continue;
-        }
-        bucket.push(uniq.len());
-        uniq.push((h, x));
-    }
-    // Absorption: `a and (a or b)` is `a`; `a or (a and b)` is `a`.
-    let present = |y: &Node, hy: u64, own: u64| -> bool {
-        by_hash.get(&hy).is_some_and(|b| {
-            b.iter()
-                .any(|&i| uniq.get(i).is_some_and(|(hz, z)| *hz != own && same(z, y)))
-        })
-    };
-    let absorbed: Vec<bool> = uniq
+    if let Some(x) = items
         .iter()
-        .map(|(h, x)| match (&x.kind, is_and) {
-            (NodeKind::Or(ys), true) | (NodeKind::And(ys), false) => {
-                ys.iter().any(|y| present(y, shash(y), *h))
-            }
+        .find(|x| matches!(x.node.kind, NodeKind::Const(Value::Bool(b)) if b == decisive))
+    {
+        return konst(Value::Bool(decisive), &x.node);
+    }
+    items.retain(|x| !matches!(x.node.kind, NodeKind::Const(Value::Bool(b)) if b == neutral));
+    // Merge predicates of the same field and class, each into the first one it can join.
+    let mut kept = 0;
+    for i in 0..items.len() {
+        let (head, tail) = items.split_at_mut(i);
+        let merged = match (tail.first(), head.get_mut(..kept)) {
+            (Some(x), Some(head)) => merge_into(head, &x.node, is_and),
             _ => false,
-        })
-        .collect();
-    let mut uniq: Vec<(u64, Node)> = uniq
-        .into_iter()
-        .zip(absorbed)
-        .filter_map(|(x, gone)| (!gone).then_some(x))
-        .collect();
+        };
+        if !merged {
+            items.swap(kept, i);
+            kept += 1;
+        }
+    }
+    items.truncate(kept);
+    // Idempotence: `a and a` is `a` (structural hashes find candidates, equality decides).
+    for x in &mut items {
+        x.hash = shash(&x.node);
+    }
+    let mut kept = 0;
+    for i in 0..items.len() {
+        let (head, tail) = items.split_at(i);
+        let dup = match (tail.first(), head.get(..kept)) {
+            (Some(x), Some(head)) => head
+                .iter()
+                .any(|y| y.hash == x.hash && same(&y.node, &x.node)),
+            _ => false,
+        };
+        if !dup {
+            items.swap(kept, i);
+            kept += 1;
+        }
+    }
+    items.truncate(kept);
+    // Absorption: `a and (a or b)` is `a`; `a or (a and b)` is `a`.
+    let mut any_absorbed = false;
+    for i in 0..items.len() {
+        let gone = items.get(i).is_some_and(|x| match (&x.node.kind, is_and) {
+            (NodeKind::Or(ys), true) | (NodeKind::And(ys), false) => ys.iter().any(|y| {
+                let hy = shash(y);
+                items
+                    .iter()
+                    .any(|z| z.hash == hy && z.hash != x.hash && same(&z.node, y))
+            }),
+            _ => false,
+        });
+        if let Some(x) = items.get_mut(i) {
+            x.absorbed = gone;
+        }
+        any_absorbed |= gone;
+    }
+    if any_absorbed {
+        items.retain(|x| !x.absorbed);
+    }
     // Order: cheap and decisive first; ties broken by structure so the result is a fixpoint.
-    let score = |n: &Node| {
-        let p = p_true(n).clamp(1, 99);
+    for x in &mut items {
+        let p = p_true(&x.node).clamp(1, 99);
         let decisive = if is_and { 100 - p } else { p };
-        u64::from(cost(n) + 1) * 10_000 / u64::from(decisive)
-    };
-    uniq.sort_by_cached_key(|(h, n)| (score(n), *h));
-    let mut items: Vec<Node> = uniq.into_iter().map(|(_, x)| x).collect();
+        x.score = u64::from(cost(&x.node) + 1) * 10_000 / u64::from(decisive);
+    }
+    items.sort_by_key(|x| (x.score, x.hash));
     match items.len() {
         0 => konst(
             Value::Bool(neutral),
             &mk(NodeKind::Const(Value::Null), Ty::Bool, span),
         ),
-        1 if boolean || items.first().is_some_and(|x| x.ty == Ty::Bool) => {
-            items.pop().unwrap_or_else(|| {
-                konst(
-                    Value::Null,
-                    &mk(NodeKind::Const(Value::Null), Ty::Bool, span),
-                )
-            })
+        1 if boolean || items.first().is_some_and(|x| x.node.ty == Ty::Bool) => {
+            items.pop().map_or_else(
+                || {
+                    konst(
+                        Value::Null,
+                        &mk(NodeKind::Const(Value::Null), Ty::Bool, span),
+                    )
+                },
+                |x| x.node,
+            )
         }
         _ => {
+            let items: Vec<Node> = items.into_iter().map(|x| x.node).collect();
             let kind = if is_and {
                 NodeKind::And(items)
             } else {
                 NodeKind::Or(items)
             };
-            let _ = ty;
             mk(kind, Ty::Bool, span)
         }
+    }
+}
+
+/// Merges the predicate `x` (when it is one) into the first predicate of `merged` on the same
+/// field and of the same class; false when it is not merged.
+fn merge_into(merged: &mut [Item], x: &Node, is_and: bool) -> bool {
+    let NodeKind::FieldPred(id, p) = &x.kind else {
+        return false;
+    };
+    let slot = merged.iter_mut().find(|m| {
+        matches!(&m.node.kind, NodeKind::FieldPred(mid, mp) if mid == id && mp.class() == p.class())
+    });
+    let Some(m) = slot else {
+        return false;
+    };
+    let NodeKind::FieldPred(_, mp) = &m.node.kind else {
+        return false;
+    };
+    let combined = if is_and { mp.and(p) } else { mp.or(p) };
+    match combined {
+        Some(c) => {
+            m.node.kind = NodeKind::FieldPred(*id, c);
+            m.node.span = m.node.span.to(x.span);
+            true
+        }
+        None => false,
     }
 }
 

@@ -351,6 +351,19 @@ impl StrPred {
     fn not(&self) -> StrPred {
         StrPred::new(!self.negated, self.set.clone())
     }
+
+    /// Disjunction: the same set as `not(not(self) and not(o))`, without the three copies.
+    fn or(&self, o: &StrPred) -> StrPred {
+        let has = |b: &[String], x: &String| b.binary_search(x).is_ok();
+        let inter = |a: &[String], b: &[String]| a.iter().filter(|x| has(b, x)).cloned().collect();
+        let minus = |a: &[String], b: &[String]| a.iter().filter(|x| !has(b, x)).cloned().collect();
+        match (self.negated, o.negated) {
+            (false, false) => StrPred::new(false, [self.set.as_slice(), &o.set].concat()),
+            (false, true) => StrPred::new(true, minus(&o.set, &self.set)),
+            (true, false) => StrPred::new(true, minus(&self.set, &o.set)),
+            (true, true) => StrPred::new(true, inter(&self.set, &o.set)),
+        }
+    }
 }
 
 /// A predicate on one field's value, by class.
@@ -419,6 +432,9 @@ impl Pred {
 
     /// Disjunction with a predicate of the same class.
     pub fn or(&self, o: &Pred) -> Option<Pred> {
+        if let (Pred::Str(a), Pred::Str(b)) = (self, o) {
+            return Some(Pred::Str(a.or(b)));
+        }
         Some(self.not().and(&o.not())?.not())
     }
 
