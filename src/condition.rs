@@ -66,13 +66,17 @@ impl Condition {
         // Parsing, checking, optimizing and compiling all recurse once per nesting level; a
         // deeply nested source runs them on a helper thread with a large stack, so that the
         // 256 levels the language allows never overflow the caller's stack.
-        let depth = crate::syntax::nesting_depth(src);
-        crate::syntax::on_deep_stack(depth, || Condition::compile_here(src, schema))
+        // The pre-scan that measures the depth is also the parser's first step: done once.
+        let scan = crate::syntax::prescan::scan(src);
+        crate::syntax::on_deep_stack(scan.max_depth, || {
+            Condition::compile_here(src, schema, scan)
+        })
     }
 
     fn compile_here(
         src: &str,
         schema: Option<&Schema>,
+        scan: crate::syntax::prescan::Scan,
     ) -> Result<(Condition, Vec<Diagnostic>), CompileError> {
         // The source set is only needed to render errors: built when compilation fails. Its
         // one file is the first, whose id is 0.
@@ -86,7 +90,7 @@ impl Condition {
                 sources,
             }
         };
-        let ast = match crate::syntax::parse_condition(src) {
+        let ast = match crate::syntax::parse_condition_scanned(src, scan) {
             Ok(ast) => ast,
             Err(diags) => return Err(fail(diags)),
         };

@@ -93,7 +93,14 @@ pub(crate) fn nesting_depth(src: &str) -> usize {
 /// (`syntax::fast`); anything else, and every error, by pest, which defines the language. Both
 /// give the same AST ([`reference::parse_condition`] is the pest path alone).
 pub fn parse_condition(src: &str) -> Result<Expr, Vec<Diagnostic>> {
-    let scan = prescan::scan(src);
+    parse_condition_scanned(src, prescan::scan(src))
+}
+
+/// [`parse_condition`] when the caller has already run the pre-scan of `src`.
+pub(crate) fn parse_condition_scanned(
+    src: &str,
+    scan: prescan::Scan,
+) -> Result<Expr, Vec<Diagnostic>> {
     if !scan.diags.is_empty() {
         return Err(scan.diags);
     }
