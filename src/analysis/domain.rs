@@ -451,7 +451,6 @@ impl Universe {
             sums.get(si).and_then(|s| s.mentions.get(fi))
         };
         let mut atoms = Vec::with_capacity(fields.len());
-        let mut paths = Vec::with_capacity(fields.len());
         let mut total: u64 = 1;
         for (id, ps) in fields.iter().zip(&parts) {
             let info = table.get(*id)?;
@@ -482,7 +481,6 @@ impl Universe {
                 return None;
             }
             atoms.push(a);
-            paths.push(info.path.clone());
         }
         for _ in &opaque {
             total = total.checked_mul(3)?;
@@ -493,6 +491,10 @@ impl Universe {
         if total > max {
             return None;
         }
+        let paths = fields
+            .iter()
+            .map(|id| table.get(*id).map(|info| info.path.clone()))
+            .collect::<Option<Vec<_>>>()?;
         let mut u = Universe {
             fields,
             atoms,
@@ -1209,6 +1211,10 @@ impl MaskCx<'_> {
                 }
                 start = end;
                 run += 1;
+            }
+            // A short period is repeated to a few words, so each fold step covers more.
+            while pattern.len() < 16 && pattern.len() + pat_words <= self.words {
+                pattern.extend_from_within(..pat_words);
             }
             match fold {
                 Fold::Meet => fold_periodic(acc, &pattern, |a, b| a & b),
