@@ -16,7 +16,7 @@ use crate::opt::pred::{Bound, Instant, IntervalSet, Num, Pred};
 use crate::schema::{FieldType, Schema};
 use crate::value::{Truth, Value};
 use std::cell::{OnceCell, RefCell};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// The largest number of combinations a universe enumerates; past it, the analysis says nothing.
@@ -141,7 +141,7 @@ type Built = (Mentions, Option<Rc<[Atom]>>);
 /// JSON representative, read back exactly) costs far more than finding them here.
 #[derive(Debug, Default)]
 pub struct AtomCache {
-    built: RefCell<HashMap<FieldId, Vec<Built>>>,
+    built: RefCell<rustc_hash::FxHashMap<FieldId, Vec<Built>>>,
 }
 
 impl AtomCache {

@@ -205,7 +205,7 @@ struct Facts {
     reach: Vec<bool>,
     /// covers[k][j]: earlier branch j is true for some record that meets `require` and branch k.
     covers: Vec<Vec<bool>>,
-    /// Candidates for "meets branch k and an earlier branch".
+    /// Candidates for "meets branch k and an earlier branch" (only for a branch not reached).
     cover_wit: Vec<Vec<Combo>>,
     /// overlap[j][i] (i < j): candidates meeting `require`, branch i and branch j.
     overlap: Vec<Vec<Vec<Combo>>>,
@@ -258,10 +258,13 @@ impl Facts {
             f.sat[k] = sat;
             f.always[k] = always;
             f.reach[k] = reach;
-            for ((o, (r, x)), e) in both.iter_mut().zip(req.iter().zip(b)).zip(&earlier) {
-                *o = r & x & e;
+            // Only an unreachable branch asks for records that an earlier branch takes.
+            if !reach {
+                for ((o, (r, x)), e) in both.iter_mut().zip(req.iter().zip(b)).zip(&earlier) {
+                    *o = r & x & e;
+                }
+                f.cover_wit[k] = cands(&both);
             }
-            f.cover_wit[k] = cands(&both);
             for i in 0..k {
                 let bi = branch(i);
                 for (o, ((r, x), y)) in both.iter_mut().zip(req.iter().zip(b).zip(bi)) {
