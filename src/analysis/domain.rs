@@ -15,8 +15,8 @@ use crate::ir::{FieldId, FieldKind, FieldTable, Node, NodeKind, read_json};
 use crate::opt::pred::{Bound, Instant, IntervalSet, Num, Pred};
 use crate::schema::{FieldType, Schema};
 use crate::value::{Truth, Value};
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::cell::{OnceCell, RefCell};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// The largest number of combinations a universe enumerates; past it, the analysis says nothing.
@@ -121,6 +121,15 @@ impl Mentions {
         self.lists.sort();
         self.lists.dedup();
     }
+
+    /// Adds another condition's mentions of the same field (normalize afterwards).
+    fn extend(&mut self, other: &Mentions) {
+        self.strings.extend(other.strings.iter().cloned());
+        self.nums.extend_from_slice(&other.nums);
+        self.times.extend_from_slice(&other.times);
+        self.empty_tested |= other.empty_tested;
+        self.lists.extend(other.lists.iter().cloned());
+    }
 }
 
 /// The atoms built for some mentions of a field (`None`: the field has an atom Herald cannot
@@ -132,29 +141,69 @@ type Built = (Mentions, Option<Rc<[Atom]>>);
 /// JSON representative, read back exactly) costs far more than finding them here.
 #[derive(Debug, Default)]
 pub struct AtomCache {
-    built: RefCell<HashMap<FieldId, Vec<Built>>>,
+    built: RefCell<rustc_hash::FxHashMap<FieldId, Vec<Built>>>,
 }
 
 impl AtomCache {
+    /// The atoms of field `id` for normalized mentions `m`.
     fn atoms(
         &self,
         id: FieldId,
-        mut m: Mentions,
+        m: &Mentions,
         info: &crate::ir::FieldInfo,
         schemas: &[Schema],
     ) -> Option<Rc<[Atom]>> {
-        m.normalize();
         if let Ok(built) = self.built.try_borrow() {
-            if let Some((_, atoms)) = built.get(&id).and_then(|v| v.iter().find(|(k, _)| *k == m)) {
+            if let Some((_, atoms)) = built.get(&id).and_then(|v| v.iter().find(|(k, _)| k == m)) {
                 return atoms.clone();
             }
         }
         let atoms: Option<Rc<[Atom]>> =
             field_atoms(info, m.clone(), picklist_of(info, schemas)).map(Rc::from);
         if let Ok(mut built) = self.built.try_borrow_mut() {
-            built.entry(id).or_default().push((m, atoms.clone()));
+            built
+                .entry(id)
+                .or_default()
+                .push((m.clone(), atoms.clone()));
         }
         atoms
+    }
+}
+
+/// What one condition says about the fields and opaque leaves it reads. A universe of several
+/// conditions merges their summaries ([`Universe::of_summaries`]), so a condition asked about in
+/// several questions is walked once.
+#[derive(Debug)]
+pub struct Summary<'n> {
+    /// The fields, in order of first appearance.
+    fields: Vec<FieldId>,
+    /// What the condition mentions of each field, normalized.
+    mentions: Vec<Mentions>,
+    /// The atoms of each field for these mentions alone, once looked up.
+    atoms: Vec<OnceCell<Option<Rc<[Atom]>>>>,
+    /// The distinct opaque leaves, in order of first appearance.
+    opaque: Vec<OpaqueLeaf<'n>>,
+}
+
+impl<'n> Summary<'n> {
+    /// The summary of one optimized condition.
+    pub fn of(cond: &'n Node, table: &FieldTable) -> Summary<'n> {
+        let mut c = Collect {
+            fields: Vec::new(),
+            mentions: Vec::new(),
+            opaque: Vec::new(),
+            table,
+        };
+        c.walk(cond);
+        for m in &mut c.mentions {
+            m.normalize();
+        }
+        Summary {
+            atoms: c.fields.iter().map(|_| OnceCell::new()).collect(),
+            fields: c.fields,
+            mentions: c.mentions,
+            opaque: c.opaque,
+        }
     }
 }
 
@@ -353,42 +402,107 @@ impl Universe {
         schemas: &[Schema],
         cache: &AtomCache,
     ) -> Option<Universe> {
-        let mut c = Collect {
-            fields: Vec::new(),
-            mentions: Vec::new(),
-            opaque: Vec::new(),
-            table,
-        };
-        for n in conds {
-            c.walk(n);
+        let sums: Vec<Summary<'_>> = conds.iter().map(|n| Summary::of(n, table)).collect();
+        let sums: Vec<&Summary<'_>> = sums.iter().collect();
+        Universe::of_summaries(conds, &sums, table, schemas, cache, MAX_COMBINATIONS)
+    }
+
+    /// [`Universe::with_cache`] from the conditions' summaries (`sums[i]` is the summary of
+    /// `conds[i]`), or `None` as well when it has more than `max` combinations.
+    ///
+    /// The universe is the one of the conditions walked one after the other: fields and opaque
+    /// leaves in order of first appearance, each field's mentions the union of the conditions'.
+    pub fn of_summaries(
+        conds: &[&Node],
+        sums: &[&Summary<'_>],
+        table: &FieldTable,
+        schemas: &[Schema],
+        cache: &AtomCache,
+        max: u64,
+    ) -> Option<Universe> {
+        // Each field, with the (summary, field index) pairs that mention it.
+        let mut fields: Vec<FieldId> = Vec::new();
+        let mut parts: Vec<Vec<(usize, usize)>> = Vec::new();
+        let mut opaque: Vec<OpaqueLeaf<'_>> = Vec::new();
+        for (si, s) in sums.iter().enumerate() {
+            for (fi, id) in s.fields.iter().enumerate() {
+                match fields.iter().position(|f| f == id) {
+                    Some(i) => {
+                        if let Some(p) = parts.get_mut(i) {
+                            p.push((si, fi));
+                        }
+                    }
+                    None => {
+                        fields.push(*id);
+                        parts.push(vec![(si, fi)]);
+                    }
+                }
+            }
+            for &(h, n) in &s.opaque {
+                if !opaque
+                    .iter()
+                    .any(|(oh, o)| *oh == h && crate::opt::same(o, n))
+                {
+                    opaque.push((h, n));
+                }
+            }
         }
-        let mut atoms = Vec::with_capacity(c.fields.len());
-        let mut paths = Vec::with_capacity(c.fields.len());
+        let mentions = |&(si, fi): &(usize, usize)| -> Option<&Mentions> {
+            sums.get(si).and_then(|s| s.mentions.get(fi))
+        };
+        let mut atoms = Vec::with_capacity(fields.len());
         let mut total: u64 = 1;
-        for (id, m) in c.fields.iter().zip(c.mentions) {
+        for (id, ps) in fields.iter().zip(&parts) {
             let info = table.get(*id)?;
-            let a = cache.atoms(*id, m, info, schemas)?;
+            let &first = ps.first()?;
+            let m0 = mentions(&first)?;
+            let a = if ps.iter().all(|p| mentions(p) == Some(m0)) {
+                // One condition's mentions (or equal ones): that summary's atoms.
+                let (si, fi) = first;
+                sums.get(si).and_then(|s| s.atoms.get(fi)).map_or_else(
+                    || cache.atoms(*id, m0, info, schemas),
+                    |cell| {
+                        cell.get_or_init(|| cache.atoms(*id, m0, info, schemas))
+                            .clone()
+                    },
+                )?
+            } else {
+                let mut m = Mentions::default();
+                for p in ps {
+                    if let Some(x) = mentions(p) {
+                        m.extend(x);
+                    }
+                }
+                m.normalize();
+                cache.atoms(*id, &m, info, schemas)?
+            };
             total = total.checked_mul(a.len() as u64)?;
             if total > MAX_COMBINATIONS {
                 return None;
             }
             atoms.push(a);
-            paths.push(info.path.clone());
         }
-        for _ in &c.opaque {
+        for _ in &opaque {
             total = total.checked_mul(3)?;
             if total > MAX_COMBINATIONS {
                 return None;
             }
         }
+        if total > max {
+            return None;
+        }
+        let paths = fields
+            .iter()
+            .map(|id| table.get(*id).map(|info| info.path.clone()))
+            .collect::<Option<Vec<_>>>()?;
         let mut u = Universe {
-            fields: c.fields,
+            fields,
             atoms,
-            n_opaque: c.opaque.len(),
+            n_opaque: opaque.len(),
             exprs: Vec::new(),
             paths,
         };
-        let exprs = conds.iter().map(|n| u.compile(n, &c.opaque)).collect();
+        let exprs = conds.iter().map(|n| u.compile(n, &opaque)).collect();
         u.exprs = exprs;
         Some(u)
     }
@@ -507,22 +621,38 @@ impl Universe {
     /// what [`Universe::for_each`] computes one combination at a time, in a few word operations
     /// per condition node.
     pub fn masks(&self) -> Vec<Masks> {
-        let n_bits = self.size();
-        let strides: Vec<u64> = self
-            .radices()
+        let strides = self.strides();
+        let cx = self.mask_cx(&strides);
+        self.exprs.iter().map(|e| cx.eval(e)).collect()
+    }
+
+    /// Where every condition is true: the `t` of [`Universe::masks`], without building the
+    /// false sets that no `not` asks for.
+    pub fn truths(&self) -> Vec<Bits> {
+        let strides = self.strides();
+        let cx = self.mask_cx(&strides);
+        self.exprs.iter().map(|e| cx.bits(e, Truth::True)).collect()
+    }
+
+    /// The stride of each dimension, in the order of [`Universe::radices`].
+    fn strides(&self) -> Vec<u64> {
+        self.radices()
             .scan(1u64, |s, r| {
                 let here = *s;
                 *s = s.saturating_mul(r);
                 Some(here)
             })
-            .collect();
-        let cx = MaskCx {
+            .collect()
+    }
+
+    fn mask_cx<'s>(&self, strides: &'s [u64]) -> MaskCx<'s> {
+        let n_bits = self.size();
+        MaskCx {
             n_bits,
             words: usize::try_from(n_bits.div_ceil(64)).unwrap_or(0),
-            strides: &strides,
+            strides,
             n_opaque: self.n_opaque,
-        };
-        self.exprs.iter().map(|e| cx.eval(e)).collect()
+        }
     }
 
     /// Combination number `index`: the atom of each field and the truth of each opaque leaf.
@@ -988,147 +1118,140 @@ impl MaskCx<'_> {
     }
 
     fn eval(&self, e: &Expr) -> Masks {
+        Masks {
+            t: self.bits(e, Truth::True),
+            f: self.bits(e, Truth::False),
+        }
+    }
+
+    /// The combinations where `e` has the truth `want` (true or false; never unknown). Bits
+    /// past the universe's size are clear.
+    fn bits(&self, e: &Expr, want: Truth) -> Bits {
         match e {
-            Expr::Const(Truth::True) => Masks {
-                t: self.full(),
-                f: self.zeros(),
-            },
-            Expr::Const(Truth::False) => Masks {
-                t: self.zeros(),
-                f: self.full(),
-            },
-            Expr::Const(Truth::Unknown) => Masks {
-                t: self.zeros(),
-                f: self.zeros(),
-            },
-            Expr::Leaf(field, table) => self.leaf(self.n_opaque + field, table),
-            Expr::Opaque(i) => self.leaf(*i, &[Truth::False, Truth::True, Truth::Unknown]),
-            Expr::Not(x) => {
-                let m = self.eval(x);
-                Masks { t: m.f, f: m.t }
+            Expr::Const(t) => {
+                if *t == want {
+                    self.full()
+                } else {
+                    self.zeros()
+                }
             }
-            Expr::And(xs) => {
-                let mut acc = Masks {
-                    t: self.full(),
-                    f: self.zeros(),
+            Expr::Not(x) => self.bits(x, want.not()),
+            Expr::And(xs) | Expr::Or(xs) => {
+                let fold = junction_fold(e, want);
+                let mut acc = match fold {
+                    Fold::Meet => self.full(),
+                    Fold::Join => self.zeros(),
                 };
                 for x in xs {
-                    // A leaf is folded in from one period of its pattern, without building
-                    // its whole masks first.
-                    if let Some(p) = self.pattern_of(x) {
-                        fold_periodic(&mut acc.t, &p.t, |a, b| a & b);
-                        fold_periodic(&mut acc.f, &p.f, |a, b| a | b);
-                        continue;
-                    }
-                    let m = self.eval(x);
-                    for (a, b) in acc.t.iter_mut().zip(&m.t) {
-                        *a &= b;
-                    }
-                    for (a, b) in acc.f.iter_mut().zip(&m.f) {
-                        *a |= b;
-                    }
+                    self.fold_into(&mut acc, x, want, fold);
                 }
-                clear_tail(&mut acc.f, self.n_bits);
+                clear_tail(&mut acc, self.n_bits);
                 acc
             }
-            Expr::Or(xs) => {
-                let mut acc = Masks {
-                    t: self.zeros(),
-                    f: self.full(),
-                };
-                for x in xs {
-                    if let Some(p) = self.pattern_of(x) {
-                        fold_periodic(&mut acc.t, &p.t, |a, b| a | b);
-                        fold_periodic(&mut acc.f, &p.f, |a, b| a & b);
-                        continue;
-                    }
-                    let m = self.eval(x);
-                    for (a, b) in acc.t.iter_mut().zip(&m.t) {
-                        *a |= b;
-                    }
-                    for (a, b) in acc.f.iter_mut().zip(&m.f) {
-                        *a &= b;
-                    }
-                }
-                clear_tail(&mut acc.t, self.n_bits);
+            Expr::Leaf(..) | Expr::Opaque(_) => {
+                let mut acc = self.full();
+                self.fold_into(&mut acc, e, want, Fold::Meet);
                 acc
             }
         }
     }
 
-    /// One period of a leaf's masks (or of a negated leaf's), as whole words; `None` for
-    /// anything else, and for a leaf without a pattern (an empty table or universe), which
-    /// [`MaskCx::eval`] then builds as all-unknown.
-    fn pattern_of(&self, e: &Expr) -> Option<Masks> {
-        let p = match e {
-            Expr::Leaf(field, table) => self.pattern(self.n_opaque + field, table),
-            Expr::Opaque(i) => self.pattern(*i, &[Truth::False, Truth::True, Truth::Unknown]),
-            Expr::Not(x) => return self.pattern_of(x).map(|m| Masks { t: m.f, f: m.t }),
-            _ => return None,
-        };
-        (!p.t.is_empty()).then_some(p)
+    /// Folds where `e` has the truth `want` into `acc`. Leaves are folded in straight from
+    /// their periodic pattern, and a junction whose fold is the same as `acc`'s operand by
+    /// operand, without building their bit sets first. Bits past the universe's size may be
+    /// set by [`Fold::Join`]: the caller clears them.
+    fn fold_into(&self, acc: &mut [u64], e: &Expr, want: Truth, fold: Fold) {
+        match e {
+            Expr::Leaf(field, table) => {
+                self.fold_leaf(acc, self.n_opaque + field, table, want, fold)
+            }
+            Expr::Opaque(i) => self.fold_leaf(acc, *i, &OPAQUE, want, fold),
+            Expr::Not(x) => self.fold_into(acc, x, want.not(), fold),
+            Expr::And(xs) | Expr::Or(xs) if junction_fold(e, want) == fold => {
+                for x in xs {
+                    self.fold_into(acc, x, want, fold);
+                }
+            }
+            _ => {
+                let b = self.bits(e, want);
+                match fold {
+                    Fold::Meet => acc.iter_mut().zip(&b).for_each(|(a, b)| *a &= b),
+                    Fold::Join => acc.iter_mut().zip(&b).for_each(|(a, b)| *a |= b),
+                }
+            }
+        }
     }
 
-    /// A leaf whose truth depends on one dimension: `table[digit]`. The pattern of digits is
-    /// periodic (period `stride * radix` bits), so it is built run by run for one period of
-    /// whole words (`lcm(period, 64)` bits) and then copied word by word.
-    fn leaf(&self, dim: usize, table: &[Truth]) -> Masks {
-        let p = self.pattern(dim, table);
-        let mut m = Masks {
-            t: Vec::with_capacity(self.words),
-            f: Vec::with_capacity(self.words),
-        };
-        if p.t.is_empty() {
-            m.t.resize(self.words, 0);
-            m.f.resize(self.words, 0);
-            return m;
-        }
-        while m.t.len() < self.words {
-            let n = (self.words - m.t.len()).min(p.t.len());
-            m.t.extend_from_slice(p.t.get(..n).unwrap_or_default());
-            m.f.extend_from_slice(p.f.get(..n).unwrap_or_default());
-        }
-        clear_tail(&mut m.t, self.n_bits);
-        clear_tail(&mut m.f, self.n_bits);
-        m
-    }
-
-    /// The first words of a leaf's masks, up to one period of whole words (`lcm(period, 64)`
-    /// bits, at most the whole universe): the rest repeats them. Bits past the universe's size
-    /// are not cleared. Empty when the universe is.
-    fn pattern(&self, dim: usize, table: &[Truth]) -> Masks {
-        let mut m = Masks {
-            t: Vec::new(),
-            f: Vec::new(),
-        };
-        let Some(&stride) = self.strides.get(dim) else {
-            return m;
-        };
+    /// Folds a leaf whose truth depends on one dimension, `table[digit]`, into `acc`. The
+    /// pattern of digits is periodic (period `stride * radix` bits): when a period of whole
+    /// words (`lcm(period, 64)` bits) is shorter than the universe, it is built run by run once
+    /// and folded word by word; otherwise the runs are folded straight into `acc`. A leaf without
+    /// a pattern (an empty table or universe) is unknown everywhere.
+    fn fold_leaf(&self, acc: &mut [u64], dim: usize, table: &[Truth], want: Truth, fold: Fold) {
+        let stride = self.strides.get(dim).copied().unwrap_or(0);
         let radix = table.len() as u64;
         if radix == 0 || stride == 0 || self.words == 0 {
-            return m;
+            if fold == Fold::Meet {
+                acc.fill(0);
+            }
+            return;
         }
+        let hit = |run: u64| table.get(usize::try_from(run % radix).unwrap_or(0)) == Some(&want);
         let period = stride.saturating_mul(radix);
         let period_words = period / gcd(period, 64);
-        let pat_words = usize::try_from(period_words)
-            .unwrap_or(usize::MAX)
-            .min(self.words);
-        m.t.resize(pat_words, 0);
-        m.f.resize(pat_words, 0);
-        let pat_bits = pat_words as u64 * 64;
-        let (mut start, mut run) = (0u64, 0u64);
-        while start < pat_bits {
-            let end = start.saturating_add(stride).min(pat_bits);
-            let digit = usize::try_from(run % radix).unwrap_or(0);
-            match table.get(digit) {
-                Some(Truth::True) => set_range(&mut m.t, start, end),
-                Some(Truth::False) => set_range(&mut m.f, start, end),
-                _ => {}
+        let pat_words = usize::try_from(period_words).unwrap_or(usize::MAX);
+        if pat_words < self.words {
+            let mut pattern = vec![0u64; pat_words];
+            let pat_bits = pat_words as u64 * 64;
+            let (mut start, mut run) = (0u64, 0u64);
+            while start < pat_bits {
+                let end = start.saturating_add(stride).min(pat_bits);
+                if hit(run) {
+                    set_range(&mut pattern, start, end);
+                }
+                start = end;
+                run += 1;
             }
-            start = end;
-            run += 1;
+            // A short period is repeated to a few words, so each fold step covers more.
+            while pattern.len() < 16 && pattern.len() + pat_words <= self.words {
+                pattern.extend_from_within(..pat_words);
+            }
+            match fold {
+                Fold::Meet => fold_periodic(acc, &pattern, |a, b| a & b),
+                Fold::Join => fold_periodic(acc, &pattern, |a, b| a | b),
+            }
+        } else {
+            let (mut start, mut run) = (0u64, 0u64);
+            while start < self.n_bits {
+                let end = start.saturating_add(stride).min(self.n_bits);
+                match (fold, hit(run)) {
+                    (Fold::Meet, false) => clear_range(acc, start, end),
+                    (Fold::Join, true) => set_range(acc, start, end),
+                    _ => {}
+                }
+                start = end;
+                run += 1;
+            }
         }
-        m
+    }
+}
+
+/// The table of an opaque leaf: its digits are false, true, unknown.
+const OPAQUE: [Truth; 3] = [Truth::False, Truth::True, Truth::Unknown];
+
+/// How a junction's operands combine into the combinations where it has some truth: where all
+/// of them have it (`and` for true, `or` for false) or where some has it (`and` for false, `or`
+/// for true).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fold {
+    Meet,
+    Join,
+}
+
+fn junction_fold(e: &Expr, want: Truth) -> Fold {
+    match (e, want) {
+        (Expr::And(_), Truth::True) | (Expr::Or(_), Truth::False) => Fold::Meet,
+        _ => Fold::Join,
     }
 }
 
@@ -1165,6 +1288,25 @@ fn set_range(bits: &mut [u64], start: u64, end: u64) {
         };
         if let Some(word) = bits.get_mut(w) {
             *word |= mask;
+        }
+        i += hi - lo;
+    }
+}
+
+/// Clears bits `start..end`.
+fn clear_range(bits: &mut [u64], start: u64, end: u64) {
+    let mut i = start;
+    while i < end {
+        let w = usize::try_from(i / 64).unwrap_or(usize::MAX);
+        let lo = i % 64;
+        let hi = (end - i + lo).min(64);
+        let mask = if hi - lo == 64 {
+            u64::MAX
+        } else {
+            ((1u64 << (hi - lo)) - 1) << lo
+        };
+        if let Some(word) = bits.get_mut(w) {
+            *word &= !mask;
         }
         i += hi - lo;
     }
@@ -1273,6 +1415,8 @@ mod tests {
                 true
             });
             prop_assert_eq!(index, u.size());
+            let truths: Vec<Bits> = masks.iter().map(|m| m.t.clone()).collect();
+            prop_assert_eq!(u.truths(), truths);
             for m in &masks {
                 let ones: u64 = m.t.iter().chain(&m.f).map(|w| u64::from(w.count_ones())).sum();
                 prop_assert!(ones <= u.size(), "bits set past the universe");

@@ -16,7 +16,7 @@ use crate::ir::{Node, NodeKind, Ty};
 use crate::rules::{Cond, Portal, RuleSet};
 use crate::span::{SourceId, Span};
 use crate::value::{Truth, Value};
-use domain::Universe;
+use domain::{Summary, Universe};
 
 /// The analysis lints, in the order they are documented.
 pub const LINTS: [Code; 6] = [
@@ -205,30 +205,26 @@ struct Facts {
     reach: Vec<bool>,
     /// covers[k][j]: earlier branch j is true for some record that meets `require` and branch k.
     covers: Vec<Vec<bool>>,
-    /// Candidates for "meets branch k and an earlier branch".
+    /// Candidates for "meets branch k and an earlier branch" (only for a branch not reached).
     cover_wit: Vec<Vec<Combo>>,
     /// overlap[j][i] (i < j): candidates meeting `require`, branch i and branch j.
     overlap: Vec<Vec<Vec<Combo>>>,
     /// Some record meets `require` and no branch.
     rest: bool,
-    /// The truth of each condition over the universe.
-    masks: Vec<domain::Masks>,
+    /// Where each condition is true over the universe.
+    truths: Vec<domain::Bits>,
 }
 
 impl Facts {
     /// The facts, from the truth of every condition over every combination at once (bit sets,
     /// see [`Universe::masks`]); candidates are the first combinations in enumeration order.
     fn of(u: &Universe, n: usize) -> Facts {
-        let masks = u.masks();
+        let truths = u.truths();
         let n_bits = u.size();
         let words = usize::try_from(n_bits.div_ceil(64)).unwrap_or(0);
         let zeros = vec![0u64; words];
-        let req = masks.first().map_or(zeros.as_slice(), |m| m.t.as_slice());
-        let branch = |k: usize| {
-            masks
-                .get(k + 1)
-                .map_or(zeros.as_slice(), |m| m.t.as_slice())
-        };
+        let req = truths.first().map_or(zeros.as_slice(), Vec::as_slice);
+        let branch = |k: usize| truths.get(k + 1).map_or(zeros.as_slice(), Vec::as_slice);
         let cands = |bits: &[u64]| -> Vec<Combo> {
             domain::first_ones(bits, CANDIDATES)
                 .into_iter()
@@ -246,7 +242,7 @@ impl Facts {
             cover_wit: vec![Vec::new(); n],
             overlap: (0..n).map(|j| vec![Vec::new(); j]).collect(),
             rest: false,
-            masks: Vec::new(),
+            truths: Vec::new(),
         };
         // Combinations that meet `require` and some branch before the current one.
         let mut earlier = zeros.clone();
@@ -262,10 +258,13 @@ impl Facts {
             f.sat[k] = sat;
             f.always[k] = always;
             f.reach[k] = reach;
-            for ((o, (r, x)), e) in both.iter_mut().zip(req.iter().zip(b)).zip(&earlier) {
-                *o = r & x & e;
+            // Only an unreachable branch asks for records that an earlier branch takes.
+            if !reach {
+                for ((o, (r, x)), e) in both.iter_mut().zip(req.iter().zip(b)).zip(&earlier) {
+                    *o = r & x & e;
+                }
+                f.cover_wit[k] = cands(&both);
             }
-            f.cover_wit[k] = cands(&both);
             for i in 0..k {
                 let bi = branch(i);
                 for (o, ((r, x), y)) in both.iter_mut().zip(req.iter().zip(b).zip(bi)) {
@@ -281,13 +280,13 @@ impl Facts {
             }
         }
         f.rest = req.iter().zip(&earlier).any(|(r, e)| r & !e != 0);
-        f.masks = masks;
+        f.truths = truths;
         f
     }
 
     /// True when condition `k` (0: `require`, then the branches) is true for some combination.
     fn ever_true(&self, k: usize) -> bool {
-        self.masks.get(k).is_some_and(|m| domain::any(&m.t))
+        self.truths.get(k).is_some_and(|t| domain::any(t))
     }
 }
 
@@ -347,10 +346,19 @@ impl Cx<'_> {
             .find(|r| ok(r))
     }
 
-    fn universe(&self, conds: &[&Node]) -> Option<Universe> {
-        let u = Universe::with_cache(conds, &self.set.fields, &self.set.schemas, &self.atoms)?;
+    /// The universe of `conds` (their summaries: `sums`), when the budget allows it.
+    fn universe(&self, conds: &[&Node], sums: &[&Summary<'_>]) -> Option<Universe> {
         let left = self.budget.get();
-        // Enumerations may repeat for the "alone" check: count each universe twice.
+        // Enumerations may repeat for the "alone" check: count each universe twice. A universe
+        // past the budget is not compiled.
+        let u = Universe::of_summaries(
+            conds,
+            sums,
+            &self.set.fields,
+            &self.set.schemas,
+            &self.atoms,
+            left / 2,
+        )?;
         let cost = u.size().saturating_mul(2);
         if cost > left {
             return None;
@@ -372,13 +380,25 @@ impl Cx<'_> {
         // Every branch with `require`: one universe when small enough, else prefixes and pairs.
         let mut all: Vec<&Node> = vec![req];
         all.extend(a.branches.iter());
-        let whole = self.universe(&all);
+        // Each condition is walked once; every universe below merges their summaries.
+        let sums: Vec<Summary<'_>> = all
+            .iter()
+            .map(|n| Summary::of(n, &self.set.fields))
+            .collect();
+        // The universe of the conditions at these indices of `all`.
+        let universe_of = |ix: &[usize]| {
+            let conds: Vec<&Node> = ix.iter().filter_map(|i| all.get(*i).copied()).collect();
+            let ss: Vec<&Summary<'_>> = ix.iter().filter_map(|i| sums.get(*i)).collect();
+            self.universe(&conds, &ss)
+        };
+        let every: Vec<usize> = (0..all.len()).collect();
+        let whole = universe_of(&every);
         let whole_facts = whole.as_ref().map(|u| Facts::of(u, n));
         // `require` alone: the whole universe answers it too (its atoms refine those of
         // `require`, and every record still falls in one combination).
         let req_facts = match &whole_facts {
             Some(facts) => Some((facts.req_sat, facts.req_all)),
-            None => self.universe(&[req]).map(|u| {
+            None => universe_of(&[0]).map(|u| {
                 let facts = Facts::of(&u, 0);
                 (facts.req_sat, facts.req_all)
             }),
@@ -405,9 +425,8 @@ impl Cx<'_> {
             // universe is too large, every longer one is too.
             let mut prefixes = true;
             for k in 0..n {
-                let prefix: Vec<&Node> = all.iter().take(k + 2).copied().collect();
                 let u = if prefixes {
-                    self.universe(&prefix)
+                    universe_of(every.get(..k + 2).unwrap_or(&every))
                 } else {
                     None
                 };
@@ -417,11 +436,15 @@ impl Cx<'_> {
                     self.branch_findings(p, &mut f, &u, &facts, k..k + 1, &req_of, &branch_of);
                 } else {
                     done_pairs = false;
-                    let Some(b) = a.branches.get(k) else { continue };
-                    if let Some(u) = self.universe(&[req, b]) {
+                    if a.branches.get(k).is_none() {
+                        continue;
+                    }
+                    if let Some(u) = universe_of(&[0, k + 1]) {
                         let facts = Facts::of(&u, 1);
                         if !facts.sat.first().copied().unwrap_or(true) {
-                            f.never[k] = Some(self.alone_false(b));
+                            f.never[k] = Some(universe_of(&[k + 1]).is_some_and(|u| {
+                                !u.truths().first().is_some_and(|t| domain::any(t))
+                            }));
                         } else if facts.always.first().copied().unwrap_or(false)
                             && (k + 1 < n || p.otherwise.is_some())
                         {
@@ -444,10 +467,10 @@ impl Cx<'_> {
                     if f.never[i].is_some() {
                         continue;
                     }
-                    let (Some(bi), Some(bj)) = (a.branches.get(i), a.branches.get(j)) else {
+                    if a.branches.get(i).is_none() || a.branches.get(j).is_none() {
                         continue;
-                    };
-                    let Some(u) = self.universe(&[req, bi, bj]) else {
+                    }
+                    let Some(u) = universe_of(&[0, i + 1, j + 1]) else {
                         continue;
                     };
                     let facts = Facts::of(&u, 2);
@@ -466,12 +489,6 @@ impl Cx<'_> {
             }
         }
         f
-    }
-
-    /// True when the branch is never true even without `require`.
-    fn alone_false(&self, b: &Node) -> bool {
-        self.universe(&[b])
-            .is_some_and(|u| !u.masks().first().is_some_and(|m| domain::any(&m.t)))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -704,11 +721,15 @@ impl Cx<'_> {
             return None;
         }
         let (ip, iq) = (ap.invites(p), aq.invites(q));
-        let u = self.universe(&[&ip, &iq])?;
-        let masks = u.masks();
-        let mut all = masks.first().map(|m| m.t.clone()).unwrap_or_default();
-        for m in masks.iter().skip(1) {
-            for (a, b) in all.iter_mut().zip(&m.t) {
+        let (sp, sq) = (
+            Summary::of(&ip, &self.set.fields),
+            Summary::of(&iq, &self.set.fields),
+        );
+        let u = self.universe(&[&ip, &iq], &[&sp, &sq])?;
+        let truths = u.truths();
+        let mut all = truths.first().cloned().unwrap_or_default();
+        for t in truths.iter().skip(1) {
+            for (a, b) in all.iter_mut().zip(t) {
                 *a &= b;
             }
         }
