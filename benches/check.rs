@@ -16,11 +16,19 @@
 //! A third measurement, `parse only`, runs just `herald::syntax::parse_rule_file` on the same
 //! 1,000 files: the share of parsing in the totals.
 //!
+//! The bench uses the `herald` binary's global allocator (mimalloc), so that it measures what
+//! `herald check` does. With the system allocator (glibc) the same work took 1.28 s instead of
+//! about 0.8 s for one rule set of 1,000 files on 2026-11-28 (`docs/performance.md`).
+//!
 //! Run with `cargo bench --bench check`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
+
+/// As in `src/bin/herald.rs`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::fmt::Write as _;
 use std::hint::black_box;
 
