@@ -470,10 +470,7 @@ impl<'s> Reader<'s> {
             b'[' => self.list()?,
             b'"' => ExprKind::Literal(Literal::Str(self.string()?.value)),
             b'@' => {
-                let n = 1 + self.b[self.pos + 1..]
-                    .iter()
-                    .take_while(|&&c| c.is_ascii_alphanumeric() || b"-:.+".contains(&c))
-                    .count();
+                let n = self.at_literal_len();
                 let value = at_literal_value(self.text(self.pos, self.pos + n))?;
                 self.bump(n);
                 ExprKind::Literal(value)
@@ -616,6 +613,14 @@ impl<'s> Reader<'s> {
         Some(i)
     }
 
+    /// The length of the `at_literal` (`@` and date characters) at the current `@`.
+    fn at_literal_len(&self) -> usize {
+        1 + self.b[self.pos + 1..]
+            .iter()
+            .take_while(|&&c| c.is_ascii_alphanumeric() || b"-:.+".contains(&c))
+            .count()
+    }
+
     /// A `duration` (tried first, as in the grammar's `literal`) or a `number`.
     fn number_or_duration(&mut self) -> Option<Literal> {
         let b = &self.b[self.pos..];
@@ -636,6 +641,14 @@ impl<'s> Reader<'s> {
         let value = number_value(self.text(self.pos, self.pos + n))?;
         self.bump(n);
         Some(value)
+    }
+
+    /// A double-quoted string, which must come next.
+    fn quoted(&mut self) -> Option<StrLit> {
+        if self.peek() != Some(b'"') {
+            return None;
+        }
+        self.string()
     }
 
     /// A double-quoted string whose escapes decode without a diagnostic.
@@ -690,10 +703,7 @@ impl<'s> Reader<'s> {
         self.trivia();
         let body = if self.eat_kw(b"from") {
             self.trivia();
-            if self.peek() != Some(b'"') {
-                return None;
-            }
-            SchemaBody::File(self.string()?)
+            SchemaBody::File(self.quoted()?)
         } else if self.peek() == Some(b'{') {
             SchemaBody::Fields(self.schema_body()?)
         } else {
@@ -777,10 +787,7 @@ impl<'s> Reader<'s> {
         self.trivia();
         let mut values = Vec::new();
         while !self.eat_byte(b']') {
-            if self.peek() != Some(b'"') {
-                return None;
-            }
-            values.push(self.string()?);
+            values.push(self.quoted()?);
             self.trivia();
             if self.eat_byte(b',') {
                 self.trivia();
@@ -793,12 +800,20 @@ impl<'s> Reader<'s> {
 
     /// After `portal`: a name and a block of portal lines.
     fn portal_block(&mut self) -> Option<PortalDecl> {
-        let start = self.last - b"portal".len();
+        let (name, items, span) = self.named_block(b"portal", Self::portal_item)?;
+        Some(PortalDecl { name, items, span })
+    }
+
+    /// After a block keyword (`portal`, `test`): a quoted name, then `{`, items and `}`. The
+    /// span runs from the keyword to the closing brace.
+    fn named_block<T>(
+        &mut self,
+        keyword: &[u8],
+        item: fn(&mut Self) -> Option<T>,
+    ) -> Option<(StrLit, Vec<T>, Span)> {
+        let start = self.last - keyword.len();
         self.trivia();
-        if self.peek() != Some(b'"') {
-            return None;
-        }
-        let name = self.string()?;
+        let name = self.quoted()?;
         self.trivia();
         if !self.eat_byte(b'{') {
             return None;
@@ -807,15 +822,10 @@ impl<'s> Reader<'s> {
         loop {
             self.trivia();
             if self.eat_byte(b'}') {
-                break;
+                return Some((name, items, Span::new(start, self.last)));
             }
-            items.push(self.portal_item()?);
+            items.push(item(self)?);
         }
-        Some(PortalDecl {
-            name,
-            items,
-            span: Span::new(start, self.last),
-        })
     }
 
     fn portal_item(&mut self) -> Option<PortalItem> {
@@ -842,10 +852,7 @@ impl<'s> Reader<'s> {
                 return None;
             }
             self.trivia();
-            if self.peek() != Some(b'"') {
-                return None;
-            }
-            let group = self.string()?;
+            let group = self.quoted()?;
             PortalItem::FromGroup(group, span(self))
         } else if self.eat_kw(b"status") {
             self.trivia();
@@ -868,10 +875,7 @@ impl<'s> Reader<'s> {
             PortalItem::Require(e, span(self))
         } else if self.eat_kw(b"invite") {
             self.trivia();
-            if self.peek() != Some(b'"') {
-                return None;
-            }
-            let language = self.string()?;
+            let language = self.quoted()?;
             self.trivia();
             let when = if self.eat_kw(b"when") {
                 self.trivia();
@@ -896,29 +900,8 @@ impl<'s> Reader<'s> {
 
     /// After `test`: a name and a block of test lines.
     fn test_block(&mut self) -> Option<TestDecl> {
-        let start = self.last - b"test".len();
-        self.trivia();
-        if self.peek() != Some(b'"') {
-            return None;
-        }
-        let name = self.string()?;
-        self.trivia();
-        if !self.eat_byte(b'{') {
-            return None;
-        }
-        let mut items = Vec::new();
-        loop {
-            self.trivia();
-            if self.eat_byte(b'}') {
-                break;
-            }
-            items.push(self.test_item()?);
-        }
-        Some(TestDecl {
-            name,
-            items,
-            span: Span::new(start, self.last),
-        })
+        let (name, items, span) = self.named_block(b"test", Self::test_item)?;
+        Some(TestDecl { name, items, span })
     }
 
     fn test_item(&mut self) -> Option<TestItem> {
@@ -942,25 +925,16 @@ impl<'s> Reader<'s> {
             if self.peek() != Some(b'@') {
                 return None;
             }
-            let n = 1 + self.b[self.pos + 1..]
-                .iter()
-                .take_while(|&&c| c.is_ascii_alphanumeric() || b"-:.+".contains(&c))
-                .count();
+            let n = self.at_literal_len();
             self.bump(n);
             TestItem::Now(self.text(at, self.pos).to_string(), Span::new(at, self.pos))
         } else if self.eat_kw(b"expect") {
             self.trivia();
-            if self.peek() != Some(b'"') {
-                return None;
-            }
-            let portal = self.string()?;
+            let portal = self.quoted()?;
             self.trivia();
             let outcome = if self.eat_lit(b"invites") {
                 self.trivia();
-                if self.peek() != Some(b'"') {
-                    return None;
-                }
-                ExpectedOutcome::Invites(self.string()?)
+                ExpectedOutcome::Invites(self.quoted()?)
             } else if self.eat_lit(b"does") {
                 self.trivia();
                 if !self.eat_kw(b"not") {
