@@ -1276,25 +1276,17 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 
 /// Sets bits `start..end`.
 fn set_range(bits: &mut [u64], start: u64, end: u64) {
-    let mut i = start;
-    while i < end {
-        let w = usize::try_from(i / 64).unwrap_or(usize::MAX);
-        let lo = i % 64;
-        let hi = (end - i + lo).min(64);
-        let mask = if hi - lo == 64 {
-            u64::MAX
-        } else {
-            ((1u64 << (hi - lo)) - 1) << lo
-        };
-        if let Some(word) = bits.get_mut(w) {
-            *word |= mask;
-        }
-        i += hi - lo;
-    }
+    for_range_words(bits, start, end, |word, mask| *word |= mask);
 }
 
 /// Clears bits `start..end`.
 fn clear_range(bits: &mut [u64], start: u64, end: u64) {
+    for_range_words(bits, start, end, |word, mask| *word &= !mask);
+}
+
+/// Calls `f` with each word of `bits` that bits `start..end` touch and the mask of those bits
+/// in it.
+fn for_range_words(bits: &mut [u64], start: u64, end: u64, f: impl Fn(&mut u64, u64)) {
     let mut i = start;
     while i < end {
         let w = usize::try_from(i / 64).unwrap_or(usize::MAX);
@@ -1306,7 +1298,7 @@ fn clear_range(bits: &mut [u64], start: u64, end: u64) {
             ((1u64 << (hi - lo)) - 1) << lo
         };
         if let Some(word) = bits.get_mut(w) {
-            *word &= !mask;
+            f(word, mask);
         }
         i += hi - lo;
     }
