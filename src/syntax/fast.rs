@@ -490,7 +490,7 @@ impl<'s> Reader<'s> {
                     if is_reserved(word) {
                         return None;
                     }
-                    let after_name = skip_ws(self.src, self.pos + n);
+                    let after_name = super::lower::skip_trivia(self.src, self.pos + n);
                     if self.b.get(after_name) == Some(&b'(') {
                         self.call()?
                     } else {
@@ -981,11 +981,6 @@ impl<'s> Reader<'s> {
             span: Span::new(start, self.pos),
         })
     }
-}
-
-/// Past whitespace and comments from `pos` (without moving a reader).
-fn skip_ws(src: &str, pos: usize) -> usize {
-    super::lower::skip_trivia(src, pos)
 }
 
 /// The length of the grammar's `json_object` at the start of `b`: brackets matched, strings
