@@ -372,3 +372,29 @@ fn optimizer_merges_per_field() {
         shape("s == \"x\"")
     );
 }
+
+#[test]
+fn operands_are_ordered_by_cost_and_ties_keep_the_written_order() {
+    let shape = |src: &str| opt::fingerprint(Condition::compile(src, None).unwrap().optimized());
+    // Equal estimates: the author's order stays (field ids number fields by first mention, so
+    // `p0` first means the first written operand is tested first).
+    for src in [
+        r#"country == "FR" and subscription == "paid""#,
+        r#"subscription == "paid" and country == "FR""#,
+        r#"a == "x" or b == "y" or c == "z""#,
+    ] {
+        let s = shape(src);
+        let at: Vec<_> = (0..src.matches("==").count())
+            .map(|i| s.find(&format!("p{i}:")))
+            .collect();
+        assert!(at.iter().all(Option::is_some), "{src}: {s}");
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{src}: {s}");
+    }
+    // A cheaper, more decisive operand moves ahead of a costly one.
+    let s = shape(r#"(a == "x" or b == "y" or c == "z") and d == "w""#);
+    assert!(s.find("p3:") < s.find("p0:"), "{s}");
+    // A second pass changes nothing.
+    let once = Condition::compile(r#"b == "y" and a == "x" and (c == 1 or d == 2)"#, None).unwrap();
+    let twice = opt::optimize(once.optimized());
+    assert_eq!(opt::fingerprint(&twice), opt::fingerprint(once.optimized()));
+}

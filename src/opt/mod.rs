@@ -514,13 +514,16 @@ fn junction(xs: Operands<'_>, is_and: bool, boolean: bool, span: crate::span::Sp
     if any_absorbed {
         items.retain(|x| !x.absorbed);
     }
-    // Order: cheap and decisive first; ties broken by structure so the result is a fixpoint.
+    // Order: cheap and decisive first. Ties keep the author's order (a stable sort): without
+    // data, the order the condition was written in is the best guess left (`country == "FR"
+    // and subscription == "paid"` is usually written most selective first). The result is a
+    // fixpoint: a second pass computes the same scores over an already sorted list.
     for x in &mut items {
         let p = p_true(&x.node).clamp(1, 99);
         let decisive = if is_and { 100 - p } else { p };
         x.score = u64::from(cost(&x.node) + 1) * 10_000 / u64::from(decisive);
     }
-    items.sort_by_key(|x| (x.score, x.hash));
+    items.sort_by_key(|x| x.score);
     match items.len() {
         0 => konst(
             Value::Bool(neutral),
