@@ -66,6 +66,60 @@ pub fn short_key(b: &[u8]) -> u64 {
     }
 }
 
+/// Longest string, in bytes, that has a [`word`].
+pub const WORD_MAX: usize = 7;
+
+/// What [`word`] gives for a string longer than [`WORD_MAX`]: no word of a string is this value
+/// (a word's top byte is a length of at most 7).
+pub const NO_WORD: u64 = u64::MAX;
+
+/// A string of up to 7 bytes as one 64-bit word: its bytes little-endian, zero-padded, and its
+/// length in the top byte, so that two such strings are equal exactly when their words are
+/// ([`NO_WORD`] for longer strings). The bytes are read as at most two overlapping 4-byte
+/// loads (or three single bytes), with no loop and no call.
+#[inline(always)]
+pub fn word(b: &[u8]) -> u64 {
+    let n = b.len();
+    let bytes = if n >= 4 {
+        if n > WORD_MAX {
+            return NO_WORD;
+        }
+        let lo = b.first_chunk::<4>().map_or(0, |c| u32::from_le_bytes(*c));
+        let hi = b.last_chunk::<4>().map_or(0, |c| u32::from_le_bytes(*c));
+        // The overlapping bytes of the two loads land on the same positions with the same
+        // values.
+        u64::from(lo) | (u64::from(hi) << (8 * (n - 4)))
+    } else if n > 0 {
+        let at = |i: usize| u64::from(b.get(i).copied().unwrap_or(0)) << (8 * i);
+        at(0) | at(n / 2) | at(n - 1)
+    } else {
+        0
+    };
+    bytes | ((n as u64) << 56)
+}
+
+/// The [`word`] of a string of `n` bytes (at most 8) from its [`short_key`].
+fn word_of_key(n: usize, k: u64) -> u64 {
+    let mut b = [0u8; 8];
+    let lo = (k as u32).to_le_bytes();
+    let hi = ((k >> 32) as u32).to_le_bytes();
+    if n >= 4 {
+        if let Some(first) = b.get_mut(..4) {
+            first.copy_from_slice(&lo);
+        }
+        if let Some(last) = b.get_mut(n - 4..n) {
+            last.copy_from_slice(&hi);
+        }
+    } else if n > 0 {
+        for (i, shift) in [(0, 0), (n / 2, 8), (n - 1, 16)] {
+            if let Some(x) = b.get_mut(i) {
+                *x = (k >> shift) as u8;
+            }
+        }
+    }
+    b.get(..n).map_or(NO_WORD, word)
+}
+
 /// A set of strings, stored by size: linear scan when tiny, binary search when small, hashed
 /// when large.
 #[derive(Debug, Clone)]
@@ -98,6 +152,30 @@ impl StrSet {
             9..=64 => StrSet::Sorted(items.iter().map(|s| s.clone().into_boxed_str()).collect()),
             _ => StrSet::Hashed(items.iter().map(|s| s.clone().into_boxed_str()).collect()),
         }
+    }
+
+    /// The sorted [`word`]s of the set's strings, when every one is at most [`WORD_MAX`] bytes
+    /// long.
+    pub fn words(&self) -> Option<Box<[u64]>> {
+        let mut words: Vec<u64> = match self {
+            StrSet::Few(v) => v.iter().map(|x| word(x.s.as_bytes())).collect(),
+            StrSet::Sorted(v) => v.iter().map(|x| word(x.as_bytes())).collect(),
+            StrSet::Hashed(h) => h.iter().map(|x| word(x.as_bytes())).collect(),
+            // Up to 8 bytes: the 8-byte ones have no word.
+            StrSet::ShortSorted(keys) => {
+                if keys.iter().any(|&(n, _)| n > WORD_MAX) {
+                    return None;
+                }
+                // Words from the keys: lengths 1–3 keep the first, middle and last byte in
+                // the key's low three bytes, lengths 4–7 the first and last four bytes.
+                keys.iter().map(|&(n, k)| word_of_key(n, k)).collect()
+            }
+        };
+        if words.contains(&NO_WORD) {
+            return None;
+        }
+        words.sort_unstable();
+        Some(words.into_boxed_slice())
     }
 
     /// Membership.
@@ -368,10 +446,109 @@ pub const END_UNKNOWN: Target = u32::MAX;
 /// One step of a flat program: a leaf test and where to go for each of its outcomes.
 #[derive(Debug, Clone)]
 pub struct Step {
-    /// The leaf: never `Const`, `And`, `Or`, `Not` or `Flat`.
-    pub leaf: Op,
+    /// The leaf.
+    pub leaf: Leaf,
     /// The next step for each outcome, indexed by `Truth as usize` (true, false, unknown).
     pub next: [Target; 3],
+}
+
+impl Step {
+    /// Sets the step's leaf from a leaf operation. A negated string test is stored as the
+    /// test itself with the true and false targets swapped (unknown stays unknown: a
+    /// negation in three-valued logic).
+    pub fn set_leaf(&mut self, op: Op) {
+        let (leaf, negated) = Leaf::of(op);
+        if negated {
+            self.next.swap(0, 1);
+        }
+        self.leaf = leaf;
+    }
+}
+
+/// The leaf of a flat program's step: the common tests in a small, flat form (a one-byte tag,
+/// the slot and the constant inline), everything else as the operation it was compiled to.
+/// Negation is not here: it is in the step's targets ([`Step::set_leaf`]).
+#[derive(Debug, Clone)]
+pub enum Leaf {
+    /// The slot holds a string whose [`word`] is this (a string of at most 7 bytes).
+    Word {
+        /// The slot.
+        slot: u32,
+        /// The constant's word.
+        word: u64,
+    },
+    /// The slot holds a string whose [`word`] is one of these (sorted; every constant of the
+    /// set is at most 7 bytes long).
+    Words {
+        /// The slot.
+        slot: u32,
+        /// The constants' words.
+        words: Box<[u64]>,
+    },
+    /// The slot holds this (longer) string.
+    Str {
+        /// The slot.
+        slot: u32,
+        /// The constant.
+        s: Box<str>,
+    },
+    /// The slot holds a boolean that matches.
+    Bool {
+        /// The slot.
+        slot: u32,
+        /// `true` matches.
+        t: bool,
+        /// `false` matches.
+        f: bool,
+    },
+    /// The slot holds a number in the set.
+    Num {
+        /// The slot.
+        slot: u32,
+        /// The set.
+        set: Box<NumSet>,
+    },
+    /// Any other leaf operation (never `Const`, `And`, `Or`, `Not` or `Flat`).
+    Op(Box<Op>),
+}
+
+impl Leaf {
+    /// The flat form of a leaf operation, and whether it is negated (see [`Step::set_leaf`]).
+    pub fn of(op: Op) -> (Leaf, bool) {
+        let slot32 = |slot: usize| u32::try_from(slot).ok();
+        match op {
+            Op::StrEq { slot, s, negated } => match slot32(slot) {
+                Some(slot) if s.as_str().len() <= WORD_MAX => (
+                    Leaf::Word {
+                        slot,
+                        word: word(s.as_str().as_bytes()),
+                    },
+                    negated,
+                ),
+                Some(slot) => (Leaf::Str { slot, s: s.s }, negated),
+                None => (Leaf::Op(Box::new(Op::StrEq { slot, s, negated })), false),
+            },
+            Op::StrIn { slot, set, negated } => match (slot32(slot), set.words()) {
+                (Some(slot), Some(words)) => (Leaf::Words { slot, words }, negated),
+                _ => (Leaf::Op(Box::new(Op::StrIn { slot, set, negated })), false),
+            },
+            Op::Bool { slot, t, f } => match slot32(slot) {
+                Some(slot) => (Leaf::Bool { slot, t, f }, false),
+                None => (Leaf::Op(Box::new(Op::Bool { slot, t, f })), false),
+            },
+            Op::Num { slot, set } => match slot32(slot) {
+                Some(slot) => (
+                    Leaf::Num {
+                        slot,
+                        set: Box::new(set),
+                    },
+                    false,
+                ),
+                None => (Leaf::Op(Box::new(Op::Num { slot, set })), false),
+            },
+            other => (Leaf::Op(Box::new(other)), false),
+        }
+    }
 }
 
 /// An `and`/`or`/`not` tree compiled to a branch program: each step tests one leaf and jumps
@@ -404,7 +581,7 @@ impl Flat {
     pub fn new(tree: &Op) -> Option<Flat> {
         let (entry, mut steps, leaves) = emit_tree(tree)?;
         for (s, leaf) in steps.iter_mut().zip(leaves) {
-            s.leaf = leaf.clone();
+            s.set_leaf(leaf.clone());
         }
         Some(Flat::finish(entry, steps))
     }
@@ -497,11 +674,11 @@ fn fill_leaves(o: &mut Op, uses: &[(usize, usize)], steps: &mut [Step]) {
             let op = std::mem::replace(leaf, Op::Const(None));
             for i in mine {
                 if let Some(s) = steps.get_mut(i) {
-                    s.leaf = op.clone();
+                    s.set_leaf(op.clone());
                 }
             }
             if let Some(s) = steps.get_mut(first) {
-                s.leaf = op;
+                s.set_leaf(op);
             }
         }
     }
@@ -570,7 +747,11 @@ impl<'t> FlatBuilder<'t> {
                 }
                 let at = Target::try_from(self.steps.len()).ok()?;
                 self.steps.push(Step {
-                    leaf: Op::Const(None),
+                    leaf: Leaf::Bool {
+                        slot: 0,
+                        t: false,
+                        f: false,
+                    },
                     next: t,
                 });
                 self.leaves.push(leaf);
@@ -642,16 +823,17 @@ fn const_str(n: &Node) -> Option<Box<str>> {
     }
 }
 
-/// Compiles one node in boolean position: an operation tree, then, when its root is an
-/// `and`/`or`/`not`, a flat program ([`Flat`]) when that is not too large (else the tree).
+/// Compiles one node in boolean position: an operation tree, then, unless it is a constant, a
+/// flat program ([`Flat`]) when that is not too large (else the tree). A lone leaf becomes a
+/// one-step program, which runs the leaf's flat form ([`Leaf`]).
 pub fn compile(n: &Node) -> Op {
     let mut tree = compile_tree(n);
     match tree {
-        Op::And(_) | Op::Or(_) | Op::Not(_) => match Flat::take(&mut tree) {
+        Op::Const(_) | Op::Flat(_) => tree,
+        _ => match Flat::take(&mut tree) {
             Some(flat) => Op::Flat(Box::new(flat)),
             None => tree,
         },
-        _ => tree,
     }
 }
 

@@ -5,7 +5,9 @@ use crate::compile::Program;
 use crate::diagnostics::{Diagnostic, render};
 use crate::interp::{self, Env};
 use crate::ir::{FieldTable, Node};
-use crate::record::{Access, CompactRecord, HostAccess, HostRecord, JsonRecord, Projection};
+use crate::record::{
+    Access, CompactRecord, HostAccess, HostMap, HostRecord, JsonRecord, Projection,
+};
 use crate::schema::Schema;
 use crate::span::{SourceId, Sources};
 use crate::value::{Clock, Truth};
@@ -156,14 +158,14 @@ impl Condition {
     pub fn eval_host<T: HostRecord>(
         &self,
         record: &T,
-        map: &[Option<usize>],
+        map: &HostMap<T>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Truth {
         self.program.eval(&HostAccess { record, map }, now)
     }
 
     /// The slot mapping of a host struct type, computed once per condition.
-    pub fn host_map<T: HostRecord>(&self) -> Vec<Option<usize>> {
+    pub fn host_map<T: HostRecord>(&self) -> HostMap<T> {
         crate::record::host_map::<T>(&self.fields)
     }
 

@@ -3,7 +3,7 @@
 //! general path allocates only when `lower()`/`upper()` must change a string's case.
 
 use crate::ast::TestOp;
-use crate::compile::{END_FALSE, END_TRUE, Flat, Op, Program, StrConst, Target};
+use crate::compile::{END_FALSE, END_TRUE, Flat, Leaf, Op, Program, StrConst, Target, word};
 use crate::ir::{CmpOp, Func, Node, NodeKind};
 use crate::opt::pred::instant_of_val;
 use crate::record::{Access, CVal, FieldMeta, ListView, StrRef, Val, json_dynamic};
@@ -25,10 +25,7 @@ pub struct Ctx<'a, R: ?Sized> {
 impl<'a, R: Access + ?Sized> Ctx<'a, R> {
     #[inline(always)]
     fn load(&self, slot: usize) -> Val<'a> {
-        match self.fields.get(slot) {
-            Some(meta) => self.record.load(slot, meta),
-            None => Val::Null,
-        }
+        self.record.load_at(slot, self.fields)
     }
 
     /// Applies `f` to the slot's string (`None` when it holds no string), on the fast path
@@ -36,15 +33,12 @@ impl<'a, R: Access + ?Sized> Ctx<'a, R> {
     /// the instructions per record on host structs and compact records.
     #[inline(always)]
     fn with_str(&self, slot: usize, f: impl FnOnce(&str) -> Truth) -> Truth {
-        let Some(meta) = self.fields.get(slot) else {
-            return Truth::Unknown;
-        };
         // One call of `f`, so that it is inlined (with a call on each path, the test of a set
         // of strings was left out of line).
-        let s: Cow<'a, str> = match self.record.load_str(slot, meta) {
+        let s: Cow<'a, str> = match self.record.str_at(slot, self.fields) {
             StrRef::Str(s) => Cow::Borrowed(s),
             StrRef::Other => return Truth::Unknown,
-            StrRef::Slow => match self.record.load(slot, meta) {
+            StrRef::Slow => match self.record.load_at(slot, self.fields) {
                 Val::Str(s) => s,
                 _ => return Truth::Unknown,
             },
@@ -118,9 +112,41 @@ pub fn op<'a, R: Access + ?Sized>(o: &'a Op, c: &Ctx<'a, R>) -> Truth {
 fn run<'a, R: Access + ?Sized>(f: &'a Flat, c: &Ctx<'a, R>) -> Truth {
     let mut at = f.entry;
     while let Some(step) = f.steps.get(at as usize) {
-        at = step.next[child(&step.leaf, c) as usize];
+        let t = match &step.leaf {
+            // The length (in the word's top byte) first: a string of another length is decided
+            // without reading its bytes.
+            Leaf::Word { slot, word: w } => c.with_str(*slot as usize, |s| {
+                tv(s.len() as u64 == *w >> 56 && word(s.as_bytes()) == *w)
+            }),
+            Leaf::Words { slot, words } => {
+                c.with_str(*slot as usize, |s| tv(has_word(words, word(s.as_bytes()))))
+            }
+            Leaf::Str { slot, s } => c.with_str(*slot as usize, |v| tv(v == &**s)),
+            Leaf::Bool { slot, t, f } => match c.load(*slot as usize) {
+                Val::Bool(b) => tv(if b { *t } else { *f }),
+                _ => Truth::Unknown,
+            },
+            Leaf::Num { slot, set } => match c.load(*slot as usize) {
+                Val::Int(i) => tv(set.has_int(i)),
+                Val::Dec(f) if !f.is_nan() => tv(set.has_dec(f)),
+                _ => Truth::Unknown,
+            },
+            Leaf::Op(o) => child(o, c),
+        };
+        at = step.next[t as usize];
     }
     end_truth(at)
+}
+
+/// Membership of a word in sorted words: a scan when they are few (no mispredicted halving),
+/// a binary search otherwise.
+#[inline(always)]
+fn has_word(words: &[u64], w: u64) -> bool {
+    if words.len() <= 16 {
+        words.contains(&w)
+    } else {
+        words.binary_search(&w).is_ok()
+    }
 }
 
 #[inline(always)]

@@ -11,6 +11,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
 /// A borrowed view of a value. Strings borrow from the record whenever they can.
 #[derive(Debug, Clone, PartialEq)]
@@ -221,6 +222,25 @@ pub trait Access {
     fn load_id(&self, slot: usize, field: &FieldMeta) -> Val<'_> {
         self.load(slot, field)
     }
+
+    /// [`Access::load`] of field `slot` of a program's field table (null past its end). Records
+    /// that do not need the field's metadata to find it override this to skip the lookup.
+    #[inline(always)]
+    fn load_at(&self, slot: usize, fields: &[FieldMeta]) -> Val<'_> {
+        match fields.get(slot) {
+            Some(meta) => self.load(slot, meta),
+            None => Val::Null,
+        }
+    }
+
+    /// [`Access::load_str`] of field `slot` of a program's field table, as [`Access::load_at`].
+    #[inline(always)]
+    fn str_at(&self, slot: usize, fields: &[FieldMeta]) -> StrRef<'_> {
+        match fields.get(slot) {
+            Some(meta) => self.load_str(slot, meta),
+            None => StrRef::Other,
+        }
+    }
 }
 
 /// What the evaluator knows about a field: its path and declared kind.
@@ -267,7 +287,7 @@ impl Access for JsonRecord<'_> {
         match self.find(field) {
             None => Val::Null,
             Some(v) if field.kind == FieldKind::Dynamic => json_dynamic(v),
-            Some(v) => typed(field.kind, json_dynamic(v)),
+            Some(v) => typed_inline(field.kind, json_dynamic(v)),
         }
     }
 
@@ -709,6 +729,24 @@ impl Access for CompactRecord {
             _ => StrRef::Other,
         }
     }
+
+    #[inline(always)]
+    fn load_at(&self, slot: usize, fields: &[FieldMeta]) -> Val<'_> {
+        match self.vals.get(slot) {
+            // Only this case reads the field's kind (see `load`).
+            Some(CVal::Int(_)) => fields.get(slot).map_or(Val::Null, |m| self.load(slot, m)),
+            Some(v) => v.view(),
+            None => Val::Null,
+        }
+    }
+
+    #[inline(always)]
+    fn str_at(&self, slot: usize, _fields: &[FieldMeta]) -> StrRef<'_> {
+        match self.vals.get(slot) {
+            Some(CVal::Str(s)) => StrRef::Str(s.as_str()),
+            _ => StrRef::Other,
+        }
+    }
 }
 
 /// Deserializes an object, storing projected fields into their slots.
@@ -1099,62 +1137,184 @@ pub trait HostRecord {
     fn get(&self, index: usize) -> Val<'_>;
 }
 
-/// A host record together with the slot → index mapping of one program.
+/// How one program reads a host type: for each slot of the program's field table, the index of
+/// the field in `T::FIELDS` and the field's declared kind. Built once per condition or rule set
+/// ([`crate::condition::Condition::host_map`], [`host_map`]).
+pub struct HostMap<T: ?Sized> {
+    slots: Box<[HostSlot]>,
+    _type: PhantomData<fn(&T)>,
+}
+
+/// One slot of a [`HostMap`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct HostSlot {
+    /// The index in `T::FIELDS`; [`HostSlot::ABSENT`] when the type has no such field.
+    index: u32,
+    /// The declared kind.
+    kind: FieldKind,
+}
+
+impl HostSlot {
+    const ABSENT: u32 = u32::MAX;
+}
+
+impl<T: ?Sized> HostMap<T> {
+    /// For each slot, the index in `T::FIELDS` (`None` when the type has no such field).
+    pub fn indices(&self) -> Vec<Option<usize>> {
+        self.slots
+            .iter()
+            .map(|s| (s.index != HostSlot::ABSENT).then_some(s.index as usize))
+            .collect()
+    }
+
+    /// The index and kind of a slot read from the type.
+    #[inline(always)]
+    fn slot(&self, slot: usize) -> Option<(usize, FieldKind)> {
+        match self.slots.get(slot) {
+            Some(s) if s.index != HostSlot::ABSENT => Some((s.index as usize, s.kind)),
+            _ => None,
+        }
+    }
+}
+
+impl<T: ?Sized> Clone for HostMap<T> {
+    fn clone(&self) -> Self {
+        HostMap {
+            slots: self.slots.clone(),
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for HostMap<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.slots.iter()).finish()
+    }
+}
+
+/// A host record together with the [`HostMap`] of one program.
 #[derive(Debug)]
 pub struct HostAccess<'a, T> {
     /// The record.
     pub record: &'a T,
-    /// For each slot, the index in `T::FIELDS`.
-    pub map: &'a [Option<usize>],
+    /// The slot mapping.
+    pub map: &'a HostMap<T>,
+}
+
+/// [`typed`], with the cases that keep the value as it is decided inline: no call for the
+/// common reads (any value without a declared kind, a string under `text`, a number under a
+/// numeric kind, a boolean under `boolean`, null).
+#[inline(always)]
+pub fn typed_inline(kind: FieldKind, v: Val<'_>) -> Val<'_> {
+    match (kind, &v) {
+        (FieldKind::Dynamic, _)
+        | (_, Val::Null)
+        | (FieldKind::Text, Val::Str(_))
+        | (FieldKind::Integer | FieldKind::Decimal, Val::Int(_) | Val::Dec(_))
+        | (FieldKind::Boolean, Val::Bool(_)) => v,
+        _ => typed(kind, v),
+    }
+}
+
+impl<T: HostRecord> HostAccess<'_, T> {
+    #[inline(always)]
+    fn read(&self, slot: usize) -> Val<'_> {
+        match self.map.slot(slot) {
+            Some((i, kind)) => typed_inline(kind, self.record.get(i)),
+            None => Val::Null,
+        }
+    }
+
+    #[inline(always)]
+    fn read_str(&self, slot: usize) -> StrRef<'_> {
+        match self.map.slot(slot) {
+            None => StrRef::Other,
+            Some((i, kind)) => {
+                let text = matches!(kind, FieldKind::Dynamic | FieldKind::Text);
+                match self.record.get(i) {
+                    Val::Str(Cow::Borrowed(s)) if text => StrRef::Str(s),
+                    Val::Str(_) => StrRef::Slow,
+                    _ if text => StrRef::Other,
+                    _ => StrRef::Slow,
+                }
+            }
+        }
+    }
 }
 
 impl<T: HostRecord> Access for HostAccess<'_, T> {
     #[inline(always)]
-    fn load(&self, slot: usize, field: &FieldMeta) -> Val<'_> {
-        match self.map.get(slot).copied().flatten() {
-            Some(i) => typed(field.kind, self.record.get(i)),
+    fn load(&self, slot: usize, _field: &FieldMeta) -> Val<'_> {
+        self.read(slot)
+    }
+
+    #[inline(always)]
+    fn load_str(&self, slot: usize, _field: &FieldMeta) -> StrRef<'_> {
+        self.read_str(slot)
+    }
+
+    #[inline(always)]
+    fn load_id(&self, slot: usize, _field: &FieldMeta) -> Val<'_> {
+        match self.map.slot(slot) {
+            Some((i, kind)) => match self.record.get(i) {
+                v @ Val::Int(_) if kind == FieldKind::Text => v,
+                v => typed_inline(kind, v),
+            },
             None => Val::Null,
         }
     }
 
     #[inline(always)]
-    fn load_str(&self, slot: usize, field: &FieldMeta) -> StrRef<'_> {
-        match self.map.get(slot).copied().flatten() {
-            None => StrRef::Other,
-            Some(i) => match self.record.get(i) {
-                Val::Str(Cow::Borrowed(s))
-                    if matches!(field.kind, FieldKind::Dynamic | FieldKind::Text) =>
-                {
-                    StrRef::Str(s)
-                }
-                Val::Str(_) => StrRef::Slow,
-                _ if matches!(field.kind, FieldKind::Dynamic | FieldKind::Text) => StrRef::Other,
-                _ => StrRef::Slow,
-            },
-        }
+    fn load_at(&self, slot: usize, _fields: &[FieldMeta]) -> Val<'_> {
+        self.read(slot)
     }
 
     #[inline(always)]
-    fn load_id(&self, slot: usize, field: &FieldMeta) -> Val<'_> {
-        match self.map.get(slot).copied().flatten() {
-            Some(i) => match self.record.get(i) {
-                v @ Val::Int(_) if field.kind == FieldKind::Text => v,
-                v => typed(field.kind, v),
-            },
-            None => Val::Null,
-        }
+    fn str_at(&self, slot: usize, _fields: &[FieldMeta]) -> StrRef<'_> {
+        self.read_str(slot)
     }
 }
 
-/// The slot → index mapping of a host type for a field table.
-pub fn host_map<T: HostRecord>(fields: &FieldTable) -> Vec<Option<usize>> {
-    fields
+/// The [`HostMap`] of a host type for a field table.
+pub fn host_map<T: HostRecord>(fields: &FieldTable) -> HostMap<T> {
+    let slots = fields
         .iter()
         .map(|(_, f)| {
-            let joined = f.path.join(".");
-            T::FIELDS.iter().position(|n| *n == joined)
+            let index = T::FIELDS
+                .iter()
+                .position(|n| path_is(&f.path, n))
+                .and_then(|i| u32::try_from(i).ok())
+                .filter(|&i| i != HostSlot::ABSENT)
+                .unwrap_or(HostSlot::ABSENT);
+            HostSlot {
+                index,
+                kind: f.kind,
+            }
         })
-        .collect()
+        .collect();
+    HostMap {
+        slots,
+        _type: PhantomData,
+    }
+}
+
+/// True when a dot-separated name is this path: the path's segments joined by dots (without
+/// building the joined string).
+fn path_is(path: &[String], dotted: &str) -> bool {
+    let mut rest = dotted;
+    for (i, seg) in path.iter().enumerate() {
+        if i > 0 {
+            match rest.strip_prefix('.') {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        match rest.strip_prefix(seg.as_str()) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! (`compile::NumSet`) is checked against the exact interval set.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use herald::compile::{END_FALSE, END_TRUE, END_UNKNOWN, Flat, NumSet, Op};
+use herald::compile::{END_FALSE, END_TRUE, END_UNKNOWN, Flat, Leaf, NumSet, Op};
 use herald::condition::Condition;
 use herald::eval::{Ctx, op};
 use herald::ir::{CmpOp, FieldKind};
@@ -105,13 +105,13 @@ fn check_targets(f: &Flat) {
     assert!(ok(f.entry), "entry {}", f.entry);
     for s in f.steps.iter() {
         assert!(s.next.iter().all(|&t| ok(t)), "{s:?}");
-        assert!(
-            !matches!(
-                s.leaf,
+        let junction = |o: &Op| {
+            matches!(
+                o,
                 Op::And(_) | Op::Or(_) | Op::Not(_) | Op::Const(_) | Op::Flat(_)
-            ),
-            "{s:?}"
-        );
+            )
+        };
+        assert!(!matches!(&s.leaf, Leaf::Op(o) if junction(o)), "{s:?}");
     }
 }
 
