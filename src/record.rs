@@ -11,7 +11,6 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
-use std::marker::PhantomData;
 
 /// A borrowed view of a value. Strings borrow from the record whenever they can.
 #[derive(Debug, Clone, PartialEq)]
@@ -1111,8 +1110,22 @@ impl<'de> DeserializeSeed<'de> for LeafSeed {
 // Host structs
 // ---------------------------------------------------------------------------------------------
 
-/// A host struct the evaluator can read without converting it. Implement it by hand: list the
-/// field paths it exposes and return each as a [`Val`] (see `docs/embedding.md`).
+/// A host struct the evaluator can read without converting it. The quickest way is the
+/// [`host_record!`](crate::host_record) macro, which gives each field a typed [`Getter`]:
+///
+/// ```
+/// struct Contact { country: String, city: Option<String>, age: Option<i64>, tags: Vec<String> }
+/// herald::host_record!(Contact {
+///     "country" => Str(|c| Some(&c.country)),
+///     "address.city" => Str(|c| c.city.as_deref()),
+///     "age" => Int(|c| c.age),
+///     "tags" => Strings(|c| Some(&c.tags)),
+/// });
+/// ```
+///
+/// It can also be implemented by hand: list the field paths it exposes and return each as a
+/// [`Val`] (see `docs/embedding.md`). Without [`HostRecord::getter`], every read goes through
+/// [`HostRecord::get`] and a [`Val`]; with it, a read is one call of a typed function.
 ///
 /// ```
 /// use herald::record::{HostRecord, Val};
@@ -1135,45 +1148,146 @@ pub trait HostRecord {
     const FIELDS: &'static [&'static str];
     /// The value of `FIELDS[index]`.
     fn get(&self, index: usize) -> Val<'_>;
+    /// A typed function reading `FIELDS[index]`, when the type has one (the fast path). It
+    /// must agree with [`HostRecord::get`].
+    fn getter(_index: usize) -> Option<Getter<Self>> {
+        None
+    }
 }
 
-/// How one program reads a host type: for each slot of the program's field table, the index of
-/// the field in `T::FIELDS` and the field's declared kind. Built once per condition or rule set
+/// A typed function reading one field of a host struct (see [`HostRecord::getter`]).
+pub enum Getter<T: ?Sized> {
+    /// A string (`None`: null).
+    Str(for<'a> fn(&'a T) -> Option<&'a str>),
+    /// A boolean (`None`: null).
+    Bool(fn(&T) -> Option<bool>),
+    /// An integer (`None`: null).
+    Int(fn(&T) -> Option<i64>),
+    /// A decimal (`None`: null).
+    Dec(fn(&T) -> Option<f64>),
+    /// A list of strings (a multiselect; `None`: null).
+    Strings(for<'a> fn(&'a T) -> Option<&'a [String]>),
+    /// Any other value.
+    Val(for<'a> fn(&'a T) -> Val<'a>),
+}
+
+impl<T: ?Sized> Clone for Getter<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized> Copy for Getter<T> {}
+
+impl<T: ?Sized> Getter<T> {
+    /// Reads the field as a value.
+    #[inline(always)]
+    pub fn read<'a>(&self, record: &'a T) -> Val<'a> {
+        match *self {
+            Getter::Str(f) => f(record).map_or(Val::Null, |s| Val::Str(Cow::Borrowed(s))),
+            Getter::Bool(f) => f(record).map_or(Val::Null, Val::Bool),
+            Getter::Int(f) => f(record).map_or(Val::Null, Val::Int),
+            Getter::Dec(f) => f(record).map_or(Val::Null, Val::Dec),
+            Getter::Strings(f) => {
+                f(record).map_or(Val::Null, |l| Val::List(ListView::Strings(l)))
+            }
+            Getter::Val(f) => f(record),
+        }
+    }
+
+    /// True when what the getter returns is already what a field of `kind` reads as (no
+    /// conversion: [`typed`] would keep it as is).
+    fn fits(&self, kind: FieldKind) -> bool {
+        match self {
+            Getter::Val(_) => false,
+            _ if kind == FieldKind::Dynamic => true,
+            Getter::Str(_) => kind == FieldKind::Text,
+            Getter::Bool(_) => kind == FieldKind::Boolean,
+            Getter::Int(_) | Getter::Dec(_) => {
+                matches!(kind, FieldKind::Integer | FieldKind::Decimal)
+            }
+            Getter::Strings(_) => kind == FieldKind::Multiselect,
+        }
+    }
+}
+
+/// Implements [`HostRecord`] for a struct from its field paths and typed getters
+/// ([`Getter`]'s variants: `Str`, `Bool`, `Int`, `Dec`, `Strings`, `Val`).
+///
+/// ```
+/// struct Contact { subscription: String, opted_out: Option<bool>, ltv: f64 }
+/// herald::host_record!(Contact {
+///     "subscription" => Str(|c| Some(&c.subscription)),
+///     "opted_out" => Bool(|c| c.opted_out),
+///     "lifetime_value" => Dec(|c| Some(c.ltv)),
+/// });
+/// ```
+#[macro_export]
+macro_rules! host_record {
+    ($ty:ty { $($path:literal => $kind:ident($get:expr)),* $(,)? }) => {
+        impl $crate::record::HostRecord for $ty {
+            const FIELDS: &'static [&'static str] = &[$($path),*];
+            fn get(&self, index: usize) -> $crate::record::Val<'_> {
+                match <Self as $crate::record::HostRecord>::getter(index) {
+                    Some(g) => g.read(self),
+                    None => $crate::record::Val::Null,
+                }
+            }
+            fn getter(index: usize) -> Option<$crate::record::Getter<Self>> {
+                const GETTERS: &[$crate::record::Getter<$ty>] =
+                    &[$($crate::record::Getter::$kind($get)),*];
+                GETTERS.get(index).copied()
+            }
+        }
+    };
+}
+
+/// How one program reads a host type: for each slot of the program's field table, how the type
+/// gives that field and the field's declared kind. Built once per condition or rule set
 /// ([`crate::condition::Condition::host_map`], [`host_map`]).
 pub struct HostMap<T: ?Sized> {
-    slots: Box<[HostSlot]>,
-    _type: PhantomData<fn(&T)>,
+    slots: Box<[HostSlot<T>]>,
 }
 
-/// One slot of a [`HostMap`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct HostSlot {
-    /// The index in `T::FIELDS`; [`HostSlot::ABSENT`] when the type has no such field.
-    index: u32,
-    /// The declared kind.
+/// How one slot of a [`HostMap`] is read.
+enum HostRead<T: ?Sized> {
+    /// The type has no such field: null.
+    Absent,
+    /// Through [`HostRecord::get`] and [`typed`].
+    Index(usize),
+    /// Through a getter whose values need no conversion for the field's kind.
+    Getter(Getter<T>),
+}
+
+impl<T: ?Sized> Clone for HostRead<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: ?Sized> Copy for HostRead<T> {}
+
+struct HostSlot<T: ?Sized> {
+    read: HostRead<T>,
     kind: FieldKind,
+    /// The index in `T::FIELDS`.
+    index: Option<usize>,
 }
 
-impl HostSlot {
-    const ABSENT: u32 = u32::MAX;
+impl<T: ?Sized> Clone for HostSlot<T> {
+    fn clone(&self) -> Self {
+        HostSlot {
+            read: self.read,
+            kind: self.kind,
+            index: self.index,
+        }
+    }
 }
 
 impl<T: ?Sized> HostMap<T> {
     /// For each slot, the index in `T::FIELDS` (`None` when the type has no such field).
     pub fn indices(&self) -> Vec<Option<usize>> {
-        self.slots
-            .iter()
-            .map(|s| (s.index != HostSlot::ABSENT).then_some(s.index as usize))
-            .collect()
-    }
-
-    /// The index and kind of a slot read from the type.
-    #[inline(always)]
-    fn slot(&self, slot: usize) -> Option<(usize, FieldKind)> {
-        match self.slots.get(slot) {
-            Some(s) if s.index != HostSlot::ABSENT => Some((s.index as usize, s.kind)),
-            _ => None,
-        }
+        self.slots.iter().map(|s| s.index).collect()
     }
 }
 
@@ -1181,14 +1295,22 @@ impl<T: ?Sized> Clone for HostMap<T> {
     fn clone(&self) -> Self {
         HostMap {
             slots: self.slots.clone(),
-            _type: PhantomData,
         }
     }
 }
 
 impl<T: ?Sized> fmt::Debug for HostMap<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.slots.iter()).finish()
+        f.debug_list()
+            .entries(self.slots.iter().map(|s| {
+                let how = match s.read {
+                    HostRead::Absent => "absent",
+                    HostRead::Index(_) => "get",
+                    HostRead::Getter(_) => "getter",
+                };
+                (s.index, s.kind, how)
+            }))
+            .finish()
     }
 }
 
@@ -1219,25 +1341,48 @@ pub fn typed_inline(kind: FieldKind, v: Val<'_>) -> Val<'_> {
 impl<T: HostRecord> HostAccess<'_, T> {
     #[inline(always)]
     fn read(&self, slot: usize) -> Val<'_> {
-        match self.map.slot(slot) {
-            Some((i, kind)) => typed_inline(kind, self.record.get(i)),
-            None => Val::Null,
+        match self.map.slots.get(slot) {
+            Some(HostSlot {
+                read: HostRead::Getter(g),
+                ..
+            }) => g.read(self.record),
+            Some(HostSlot {
+                read: HostRead::Index(i),
+                kind,
+                ..
+            }) => typed_inline(*kind, self.record.get(*i)),
+            _ => Val::Null,
         }
     }
 
     #[inline(always)]
     fn read_str(&self, slot: usize) -> StrRef<'_> {
-        match self.map.slot(slot) {
-            None => StrRef::Other,
-            Some((i, kind)) => {
+        match self.map.slots.get(slot) {
+            Some(HostSlot {
+                read: HostRead::Getter(g),
+                ..
+            }) => match g {
+                Getter::Str(f) => f(self.record).map_or(StrRef::Other, StrRef::Str),
+                // Kept as they are for this kind (`fits`): not strings.
+                Getter::Bool(_) | Getter::Int(_) | Getter::Dec(_) | Getter::Strings(_) => {
+                    StrRef::Other
+                }
+                Getter::Val(_) => StrRef::Slow,
+            },
+            Some(HostSlot {
+                read: HostRead::Index(i),
+                kind,
+                ..
+            }) => {
                 let text = matches!(kind, FieldKind::Dynamic | FieldKind::Text);
-                match self.record.get(i) {
+                match self.record.get(*i) {
                     Val::Str(Cow::Borrowed(s)) if text => StrRef::Str(s),
                     Val::Str(_) => StrRef::Slow,
                     _ if text => StrRef::Other,
                     _ => StrRef::Slow,
                 }
             }
+            _ => StrRef::Other,
         }
     }
 }
@@ -1255,12 +1400,16 @@ impl<T: HostRecord> Access for HostAccess<'_, T> {
 
     #[inline(always)]
     fn load_id(&self, slot: usize, _field: &FieldMeta) -> Val<'_> {
-        match self.map.slot(slot) {
-            Some((i, kind)) => match self.record.get(i) {
-                v @ Val::Int(_) if kind == FieldKind::Text => v,
-                v => typed_inline(kind, v),
+        match self.map.slots.get(slot) {
+            Some(HostSlot {
+                index: Some(i),
+                kind,
+                ..
+            }) => match self.record.get(*i) {
+                v @ Val::Int(_) if *kind == FieldKind::Text => v,
+                v => typed_inline(*kind, v),
             },
-            None => Val::Null,
+            _ => Val::Null,
         }
     }
 
@@ -1280,22 +1429,22 @@ pub fn host_map<T: HostRecord>(fields: &FieldTable) -> HostMap<T> {
     let slots = fields
         .iter()
         .map(|(_, f)| {
-            let index = T::FIELDS
-                .iter()
-                .position(|n| path_is(&f.path, n))
-                .and_then(|i| u32::try_from(i).ok())
-                .filter(|&i| i != HostSlot::ABSENT)
-                .unwrap_or(HostSlot::ABSENT);
+            let index = T::FIELDS.iter().position(|n| path_is(&f.path, n));
+            let read = match index {
+                None => HostRead::Absent,
+                Some(i) => match T::getter(i) {
+                    Some(g) if g.fits(f.kind) => HostRead::Getter(g),
+                    _ => HostRead::Index(i),
+                },
+            };
             HostSlot {
-                index,
+                read,
                 kind: f.kind,
+                index,
             }
         })
         .collect();
-    HostMap {
-        slots,
-        _type: PhantomData,
-    }
+    HostMap { slots }
 }
 
 /// True when a dot-separated name is this path: the path's segments joined by dots (without

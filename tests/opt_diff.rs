@@ -182,6 +182,68 @@ impl HostRecord for Host {
     }
 }
 
+/// A host struct with typed fields and getters ([`herald::host_record!`]), built from a generated
+/// record: each field keeps the record's value when it has the field's Rust type.
+#[derive(Debug, Default)]
+struct Typed {
+    a: Option<String>,
+    s: Option<String>,
+    n: Option<f64>,
+    d: Option<String>,
+    l: Option<Vec<String>>,
+    b: Option<bool>,
+    x: Option<i64>,
+}
+
+herald::host_record!(Typed {
+    "a" => Str(|t| t.a.as_deref()),
+    "s" => Str(|t| t.s.as_deref()),
+    "n" => Dec(|t| t.n),
+    "d" => Str(|t| t.d.as_deref()),
+    "l" => Strings(|t| t.l.as_deref()),
+    "b" => Bool(|t| t.b),
+    "o.x" => Int(|t| t.x),
+});
+
+impl Typed {
+    /// The typed struct of a record, and the record holding exactly what the struct holds.
+    fn of(rec: &serde_json::Value) -> (Typed, serde_json::Value) {
+        let get = |name: &str| match name.strip_prefix("o.") {
+            Some(inner) => rec.get("o").and_then(|o| o.get(inner)),
+            None => rec.get(name),
+        };
+        let text = |name: &str| get(name).and_then(|v| v.as_str()).map(str::to_string);
+        let t = Typed {
+            a: text("a"),
+            s: text("s"),
+            n: get("n").and_then(serde_json::Value::as_f64),
+            d: text("d"),
+            l: get("l").and_then(|v| {
+                v.as_array()?
+                    .iter()
+                    .map(|e| e.as_str().map(str::to_string))
+                    .collect()
+            }),
+            b: get("b").and_then(serde_json::Value::as_bool),
+            x: get("o.x").and_then(serde_json::Value::as_i64),
+        };
+        let mut m = serde_json::Map::new();
+        let mut put = |k: &str, v: Option<serde_json::Value>| {
+            if let Some(v) = v {
+                m.insert(k.to_string(), v);
+            }
+        };
+        put("a", t.a.clone().map(Into::into));
+        put("s", t.s.clone().map(Into::into));
+        put("n", t.n.map(Into::into));
+        put("d", t.d.clone().map(Into::into));
+        put("l", t.l.clone().map(Into::into));
+        put("b", t.b.map(Into::into));
+        put("o", t.x.map(|x| serde_json::json!({ "x": x })));
+        (t, serde_json::Value::Object(m))
+    }
+}
+
 fn schema() -> Schema {
     Schema::new(
         "T",
@@ -288,6 +350,15 @@ fn check_one(
         "compiled, host struct: {} on {}",
         src,
         rec
+    );
+    // A host struct read through typed getters, against the record holding what it holds.
+    let (typed, same) = Typed::of(rec);
+    prop_assert_eq!(
+        cond.eval_host(&typed, &cond.host_map::<Typed>(), now),
+        cond.eval_reference(&same, &clock),
+        "compiled, host struct with getters: {} on {}",
+        src,
+        same
     );
     // Idempotence.
     let again = opt::optimize(cond.optimized());
