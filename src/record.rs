@@ -1188,9 +1188,7 @@ impl<T: ?Sized> Getter<T> {
             Getter::Bool(f) => f(record).map_or(Val::Null, Val::Bool),
             Getter::Int(f) => f(record).map_or(Val::Null, Val::Int),
             Getter::Dec(f) => f(record).map_or(Val::Null, Val::Dec),
-            Getter::Strings(f) => {
-                f(record).map_or(Val::Null, |l| Val::List(ListView::Strings(l)))
-            }
+            Getter::Strings(f) => f(record).map_or(Val::Null, |l| Val::List(ListView::Strings(l))),
             Getter::Val(f) => f(record),
         }
     }

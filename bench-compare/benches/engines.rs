@@ -23,10 +23,9 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use herald::condition::Condition;
-use herald::record::{CompactRecord, HostRecord, JsonRecord, Val};
+use herald::record::{CompactRecord, JsonRecord};
 use herald::value::Truth;
 use serde_json::Value;
-use std::borrow::Cow;
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -180,34 +179,16 @@ struct Contact {
     city: Option<String>,
 }
 
-impl HostRecord for Contact {
-    const FIELDS: &'static [&'static str] = &[
-        "country",
-        "subscription",
-        "language",
-        "opted_out",
-        "age",
-        "lifetime_value",
-        "tags",
-        "address.city",
-    ];
-    fn get(&self, index: usize) -> Val<'_> {
-        match index {
-            0 => Val::Str(Cow::Borrowed(&self.country)),
-            1 => Val::Str(Cow::Borrowed(&self.subscription)),
-            2 => Val::Str(Cow::Borrowed(&self.language)),
-            3 => self.opted_out.map_or(Val::Null, Val::Bool),
-            4 => self.age.map_or(Val::Null, Val::Int),
-            5 => self.lifetime_value.map_or(Val::Null, Val::Dec),
-            6 => Val::List(herald::record::ListView::Strings(&self.tags)),
-            7 => self
-                .city
-                .as_deref()
-                .map_or(Val::Null, |c| Val::Str(Cow::Borrowed(c))),
-            _ => Val::Null,
-        }
-    }
-}
+herald::host_record!(Contact {
+    "country" => Str(|c| Some(&c.country)),
+    "subscription" => Str(|c| Some(&c.subscription)),
+    "language" => Str(|c| Some(&c.language)),
+    "opted_out" => Bool(|c| c.opted_out),
+    "age" => Int(|c| c.age),
+    "lifetime_value" => Dec(|c| c.lifetime_value),
+    "tags" => Strings(|c| Some(&c.tags)),
+    "address.city" => Str(|c| c.city.as_deref()),
+});
 
 fn generate() -> (Vec<Value>, Vec<Contact>, Vec<Vec<u8>>) {
     let mut rng = Rng(42);
