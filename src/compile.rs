@@ -15,7 +15,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 /// instructions inline, instead of a call to `memcmp`.
 #[derive(Debug, Clone)]
 pub struct StrConst {
-    s: Box<str>,
+    /// Shared by the copies of a leaf that a flat program tests at several steps (and by
+    /// clones of the program): copying it is a reference count, not an allocation.
+    s: std::sync::Arc<str>,
     /// [`short_key`] of `s` when it is at most 8 bytes long.
     key: Option<u64>,
 }
