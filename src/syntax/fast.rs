@@ -579,7 +579,8 @@ impl<'s> Reader<'s> {
     fn list(&mut self) -> Option<ExprKind> {
         self.bump(1);
         self.trivia();
-        let mut items = Vec::new();
+        // Room for a typical list (country codes, picklist values) without growing.
+        let mut items = Vec::with_capacity(8);
         while !self.eat_byte(b']') {
             items.push(self.expr()?);
             if items.len() > MAX_LIST_LEN {
