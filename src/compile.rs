@@ -15,7 +15,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 /// instructions inline, instead of a call to `memcmp`.
 #[derive(Debug, Clone)]
 pub struct StrConst {
-    s: Box<str>,
+    /// Shared by the copies of a leaf that a flat program tests at several steps (and by
+    /// clones of the program): copying it is a reference count, not an allocation.
+    s: std::sync::Arc<str>,
     /// [`short_key`] of `s` when it is at most 8 bytes long.
     key: Option<u64>,
 }
@@ -489,8 +491,8 @@ pub enum Leaf {
     Str {
         /// The slot.
         slot: u32,
-        /// The constant.
-        s: Box<str>,
+        /// The constant (shared by the steps that test it).
+        s: std::sync::Arc<str>,
     },
     /// The slot holds a boolean that matches.
     Bool {
@@ -513,6 +515,13 @@ pub enum Leaf {
 }
 
 impl Leaf {
+    /// What a step holds until its leaf is set.
+    const PLACEHOLDER: Leaf = Leaf::Bool {
+        slot: 0,
+        t: false,
+        f: false,
+    };
+
     /// The flat form of a leaf operation, and whether it is negated (see [`Step::set_leaf`]).
     pub fn of(op: Op) -> (Leaf, bool) {
         let slot32 = |slot: usize| u32::try_from(slot).ok();
@@ -579,34 +588,40 @@ impl Flat {
 
     /// Compiles an operation tree (`None` when the program would be too large).
     pub fn new(tree: &Op) -> Option<Flat> {
-        let (entry, mut steps, leaves) = emit_tree(tree)?;
-        for (s, leaf) in steps.iter_mut().zip(leaves) {
-            s.set_leaf(leaf.clone());
-        }
-        Some(Flat::finish(entry, steps))
+        let (entry, emitted) = emit_tree(tree)?;
+        Some(Flat::finish(
+            entry,
+            emitted.iter().map(|&(leaf, next)| (leaf.clone(), next)),
+        ))
     }
 
     /// [`Flat::new`], moving the leaves out of the tree (left with constants in their place)
     /// when it succeeds, instead of copying them: each leaf is copied only for its second and
     /// later steps.
     fn take(tree: &mut Op) -> Option<Flat> {
-        let (entry, mut steps, leaves) = emit_tree(tree)?;
-        // (leaf address, step) pairs, sorted: the steps of each leaf of the tree.
-        let mut uses: Vec<(usize, usize)> = leaves
-            .iter()
-            .enumerate()
-            .map(|(i, leaf)| (std::ptr::from_ref::<Op>(leaf) as usize, i))
+        let (entry, emitted) = emit_tree(tree)?;
+        // The leaf of each emitted step by address, so that the tree can be borrowed mutably
+        // (collected in place: the two element types have the same layout).
+        let emitted: Vec<(usize, [Target; 3])> = emitted
+            .into_iter()
+            .map(|(leaf, next)| (std::ptr::from_ref::<Op>(leaf) as usize, next))
             .collect();
-        drop(leaves);
-        uses.sort_unstable();
-        fill_leaves(tree, &uses, &mut steps);
-        Some(Flat::finish(entry, steps))
+        let mut flat = Flat::finish(
+            entry,
+            emitted.iter().map(|&(_, next)| (Op::Const(None), next)),
+        );
+        let uses = Uses::new(&emitted);
+        fill_leaves(tree, &uses, &mut flat.steps);
+        Some(flat)
     }
 
-    /// Lays out emitted steps (continuation first) in run order.
-    fn finish(entry: Target, mut steps: Vec<Step>) -> Flat {
+    /// Lays out emitted steps (continuation first, given in emission order) in run order.
+    fn finish(
+        entry: Target,
+        emitted: impl DoubleEndedIterator<Item = (Op, [Target; 3])> + ExactSizeIterator,
+    ) -> Flat {
         // Steps were emitted continuation first; reversed, they run mostly forward.
-        let n = steps.len();
+        let n = emitted.len();
         let remap = |t: Target| -> Target {
             if (t as usize) < n {
                 // `n - 1 - t` is below `n`, which is at most `END_TRUE`.
@@ -615,9 +630,18 @@ impl Flat {
                 t
             }
         };
-        steps.reverse();
-        for s in &mut steps {
-            s.next = s.next.map(remap);
+        // Built at its final size: one allocation, and no copy to shrink it.
+        let mut steps = Vec::with_capacity(n);
+        for (leaf, next) in emitted.rev() {
+            let mut step = Step {
+                leaf: Leaf::PLACEHOLDER,
+                next: next.map(remap),
+            };
+            // `Flat::take` passes constants here, and sets the leaves with `fill_leaves`.
+            if !matches!(leaf, Op::Const(_)) {
+                step.set_leaf(leaf);
+            }
+            steps.push(step);
         }
         Flat {
             entry: remap(entry),
@@ -626,31 +650,87 @@ impl Flat {
     }
 }
 
-/// Emits a tree: its entry, its steps (with placeholder leaves) and the leaf of each step.
-fn emit_tree(tree: &Op) -> Option<(Target, Vec<Step>, Vec<&Op>)> {
+/// An emitted step: the leaf it tests and its targets.
+type Emitted<'t> = (&'t Op, [Target; 3]);
+
+/// Emits a tree: its entry, and the leaf and targets of each step, in emission order
+/// (continuation first; [`Flat::finish`] lays them out).
+fn emit_tree(tree: &Op) -> Option<(Target, Vec<Emitted<'_>>)> {
     let leaves = count_leaves(tree);
-    // Sized for a tree without unknown-path copies (most conditions have about two steps
-    // per leaf): growing the vectors and the memo step by step cost more than the rest.
-    let cap = leaves.saturating_mul(2).min(1 << 12);
+    // Sized for a tree with a few unknown-path copies (most conditions have about two steps
+    // per leaf): growing the vector step by step cost more than the rest.
+    let cap = leaves.saturating_mul(3).min(1 << 12);
     let mut b = FlatBuilder {
         steps: Vec::with_capacity(cap),
-        leaves: Vec::with_capacity(cap),
-        memo: FxHashMap::with_capacity_and_hasher(
-            leaves.saturating_mul(4).min(1 << 14),
-            Default::default(),
-        ),
+        memo: Memo {
+            few: arrayvec::ArrayVec::new(),
+            many: FxHashMap::default(),
+            many_cap: leaves.saturating_mul(4).min(1 << 14),
+        },
         limit: leaves
             .saturating_mul(Flat::MAX_STEPS_PER_LEAF)
             .saturating_add(16)
             .min(END_TRUE as usize),
     };
     let entry = b.emit(tree, [END_TRUE, END_FALSE, END_UNKNOWN])?;
-    Some((entry, b.steps, b.leaves))
+    Some((entry, b.steps))
 }
 
-/// Moves each leaf of `o` into the steps that test it (`uses`: sorted (leaf address, step)
-/// pairs), copying it for all but the first.
-fn fill_leaves(o: &mut Op, uses: &[(usize, usize)], steps: &mut [Step]) {
+/// Up to this many emitted steps, the steps of a leaf are found by a scan of the emitted
+/// steps; past it, by a binary search of sorted (leaf address, step) pairs.
+const SCAN_USES_UP_TO: usize = 64;
+
+/// The steps that test each leaf of a tree, from the emitted steps' (leaf address, targets).
+enum Uses<'e> {
+    /// Few steps: scanned.
+    Scan(&'e [(usize, [Target; 3])]),
+    /// (leaf address, step in run order) pairs, sorted.
+    Sorted(Vec<(usize, usize)>),
+}
+
+impl<'e> Uses<'e> {
+    fn new(emitted: &'e [(usize, [Target; 3])]) -> Uses<'e> {
+        let n = emitted.len();
+        if n <= SCAN_USES_UP_TO {
+            return Uses::Scan(emitted);
+        }
+        let mut uses: Vec<(usize, usize)> = emitted
+            .iter()
+            .enumerate()
+            .map(|(i, &(at, _))| (at, n - 1 - i))
+            .collect();
+        uses.sort_unstable();
+        Uses::Sorted(uses)
+    }
+
+    /// Calls `f` with each step (in run order) that tests the leaf at address `at`.
+    fn each(&self, at: usize, mut f: impl FnMut(usize)) {
+        match self {
+            Uses::Scan(emitted) => {
+                let n = emitted.len();
+                for (i, &(a, _)) in emitted.iter().enumerate() {
+                    if a == at {
+                        f(n - 1 - i);
+                    }
+                }
+            }
+            Uses::Sorted(uses) => {
+                let from = uses.partition_point(|&(a, _)| a < at);
+                for &(_, i) in uses
+                    .get(from..)
+                    .unwrap_or(&[])
+                    .iter()
+                    .take_while(|&&(a, _)| a == at)
+                {
+                    f(i);
+                }
+            }
+        }
+    }
+}
+
+/// Moves each leaf of `o` into the steps that test it, copying it for all but one.
+fn fill_leaves(o: &mut Op, uses: &Uses<'_>, steps: &mut [Step]) {
     match o {
         Op::And(xs) | Op::Or(xs) => {
             for x in xs.iter_mut() {
@@ -661,24 +741,16 @@ fn fill_leaves(o: &mut Op, uses: &[(usize, usize)], steps: &mut [Step]) {
         Op::Const(_) | Op::Flat(_) => {}
         leaf => {
             let at = std::ptr::from_ref::<Op>(leaf) as usize;
-            let from = uses.partition_point(|&(a, _)| a < at);
-            let mut mine = uses
-                .get(from..)
-                .unwrap_or(&[])
-                .iter()
-                .take_while(|&&(a, _)| a == at)
-                .map(|&(_, i)| i);
-            let Some(first) = mine.next() else {
-                return;
-            };
-            let op = std::mem::replace(leaf, Op::Const(None));
-            for i in mine {
-                if let Some(s) = steps.get_mut(i) {
-                    s.set_leaf(op.clone());
+            let mut first = None;
+            uses.each(at, |i| {
+                if first.is_none() {
+                    first = Some(i);
+                } else if let Some(s) = steps.get_mut(i) {
+                    s.set_leaf(leaf.clone());
                 }
-            }
-            if let Some(s) = steps.get_mut(first) {
-                s.set_leaf(op);
+            });
+            if let Some(s) = first.and_then(|i| steps.get_mut(i)) {
+                s.set_leaf(std::mem::replace(leaf, Op::Const(None)));
             }
         }
     }
@@ -692,12 +764,52 @@ fn count_leaves(o: &Op) -> usize {
     }
 }
 
+/// A memo key: an operation's address and the targets it was emitted with.
+type MemoKey = (usize, [Target; 3]);
+
+/// Entries a [`Memo`] holds before it switches to a hash map.
+const MEMO_FEW: usize = 32;
+
+/// The memo of a [`FlatBuilder`]: searched linearly while it holds few entries (no
+/// allocation for the common, small condition), hashed past that.
+struct Memo {
+    few: arrayvec::ArrayVec<(MemoKey, Target), MEMO_FEW>,
+    many: FxHashMap<MemoKey, Target>,
+    /// The capacity to give `many` when it is first needed.
+    many_cap: usize,
+}
+
+impl Memo {
+    fn get(&self, key: &MemoKey) -> Option<Target> {
+        if self.many.is_empty() {
+            self.few.iter().find(|(k, _)| k == key).map(|&(_, e)| e)
+        } else {
+            self.many.get(key).copied()
+        }
+    }
+
+    /// Records a key not yet recorded ([`FlatBuilder::emit`] looks a key up before emitting
+    /// it, and an operation is never below itself).
+    fn insert(&mut self, key: MemoKey, entry: Target) {
+        if self.many.is_empty() {
+            let Err(full) = self.few.try_push((key, entry)) else {
+                return;
+            };
+            self.many.reserve(self.many_cap.max(2 * MEMO_FEW));
+            self.many.extend(self.few.drain(..));
+            let (key, entry) = full.element();
+            self.many.insert(key, entry);
+            return;
+        }
+        self.many.insert(key, entry);
+    }
+}
+
 struct FlatBuilder<'t> {
-    steps: Vec<Step>,
-    /// The leaf of each step (the step holds a placeholder until the program is complete).
-    leaves: Vec<&'t Op>,
+    /// The leaf and targets of each step, in emission order.
+    steps: Vec<Emitted<'t>>,
     /// (operation's address, targets) → entry.
-    memo: FxHashMap<(usize, [Target; 3]), Target>,
+    memo: Memo,
     limit: usize,
 }
 
@@ -706,7 +818,7 @@ impl<'t> FlatBuilder<'t> {
     fn emit(&mut self, o: &'t Op, t: [Target; 3]) -> Option<Target> {
         let [tt, tf, tu] = t;
         let key = (std::ptr::from_ref(o) as usize, t);
-        if let Some(&e) = self.memo.get(&key) {
+        if let Some(e) = self.memo.get(&key) {
             return Some(e);
         }
         let entry = match o {
@@ -746,15 +858,7 @@ impl<'t> FlatBuilder<'t> {
                     return None;
                 }
                 let at = Target::try_from(self.steps.len()).ok()?;
-                self.steps.push(Step {
-                    leaf: Leaf::Bool {
-                        slot: 0,
-                        t: false,
-                        f: false,
-                    },
-                    next: t,
-                });
-                self.leaves.push(leaf);
+                self.steps.push((leaf, t));
                 at
             }
         };

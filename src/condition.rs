@@ -13,14 +13,31 @@ use crate::span::{SourceId, Sources};
 use crate::value::{Clock, Truth};
 
 /// A checked condition, ready to evaluate.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Condition {
     node: Node,
     optimized: Node,
     program: Program,
-    projection: Projection,
+    /// Built on first use ([`Condition::projection`], [`Condition::parse_record`]): most hosts
+    /// evaluate JSON values or their own structs and never need it, and building it was about a
+    /// tenth of the allocations of a compilation.
+    projection: std::sync::OnceLock<Projection>,
     fields: FieldTable,
     source: String,
+}
+
+impl std::fmt::Debug for Condition {
+    /// As the derived impl printed it when the projection was built eagerly.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Condition")
+            .field("node", &self.node)
+            .field("optimized", &self.optimized)
+            .field("program", &self.program)
+            .field("projection", self.projection())
+            .field("fields", &self.fields)
+            .field("source", &self.source)
+            .finish()
+    }
 }
 
 /// Why a condition did not compile: its diagnostics and the source they point into.
@@ -112,12 +129,11 @@ impl Condition {
     fn from_ir(node: Node, fields: FieldTable, source: String) -> Condition {
         let optimized = crate::opt::optimize(&node);
         let program = Program::new(&optimized, &fields);
-        let projection = Projection::of(&fields);
         Condition {
             node,
             optimized,
             program,
-            projection,
+            projection: std::sync::OnceLock::new(),
             fields,
             source,
         }
@@ -171,12 +187,12 @@ impl Condition {
 
     /// Parses a record from JSON bytes, keeping only the fields this condition reads.
     pub fn parse_record(&self, bytes: &[u8]) -> Result<CompactRecord, serde_json::Error> {
-        CompactRecord::parse(bytes, &self.projection)
+        CompactRecord::parse(bytes, self.projection())
     }
 
     /// The projection of the fields this condition reads.
     pub fn projection(&self) -> &Projection {
-        &self.projection
+        self.projection.get_or_init(|| Projection::of(&self.fields))
     }
 
     /// Counts the records of a batch that match, in parallel on all cores (backfills).

@@ -465,8 +465,8 @@ fn junction(xs: Operands<'_>, is_and: bool, boolean: bool, span: crate::span::Sp
     let mut kept = 0;
     for i in 0..items.len() {
         let (head, tail) = items.split_at_mut(i);
-        let merged = match (tail.first(), head.get_mut(..kept)) {
-            (Some(x), Some(head)) => merge_into(head, &x.node, is_and),
+        let merged = match (tail.first_mut(), head.get_mut(..kept)) {
+            (Some(x), Some(head)) => merge_into(head, &mut x.node, is_and),
             _ => false,
         };
         if !merged {
@@ -553,9 +553,10 @@ fn junction(xs: Operands<'_>, is_and: bool, boolean: bool, span: crate::span::Sp
 }
 
 /// Merges the predicate `x` (when it is one) into the first predicate of `merged` on the same
-/// field and of the same class; false when it is not merged.
-fn merge_into(merged: &mut [Item], x: &Node, is_and: bool) -> bool {
-    let NodeKind::FieldPred(id, p) = &x.kind else {
+/// field and of the same class; false when it is not merged. A merged `x` is left without its
+/// strings (the caller drops it).
+fn merge_into(merged: &mut [Item], x: &mut Node, is_and: bool) -> bool {
+    let NodeKind::FieldPred(id, p) = &mut x.kind else {
         return false;
     };
     let slot = merged.iter_mut().find(|m| {
@@ -564,10 +565,18 @@ fn merge_into(merged: &mut [Item], x: &Node, is_and: bool) -> bool {
     let Some(m) = slot else {
         return false;
     };
-    let NodeKind::FieldPred(_, mp) = &m.node.kind else {
+    let NodeKind::FieldPred(_, mp) = &mut m.node.kind else {
         return false;
     };
-    let combined = if is_and { mp.and(p) } else { mp.or(p) };
+    let combined = match (&mut *mp, &mut *p) {
+        // Two string sets: merged without copying their strings.
+        (Pred::Str(a), Pred::Str(b)) => {
+            let (a, b) = (std::mem::take(a), std::mem::take(b));
+            Some(Pred::Str(a.merge(b, is_and)))
+        }
+        (mp, p) if is_and => mp.and(p),
+        (mp, p) => mp.or(p),
+    };
     match combined {
         Some(c) => {
             m.node.kind = NodeKind::FieldPred(*id, c);

@@ -316,7 +316,7 @@ fn normalize<T: Ord + Copy>(mut v: Vec<(Bound<T>, Bound<T>)>) -> IntervalSet<T> 
 }
 
 /// A set of strings, or its complement.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StrPred {
     /// True for "not in".
     pub negated: bool,
@@ -350,6 +350,19 @@ impl StrPred {
 
     fn not(&self) -> StrPred {
         StrPred::new(!self.negated, self.set.clone())
+    }
+
+    /// [`StrPred::and`] (`is_and`) or [`StrPred::or`] of two predicates the caller no longer
+    /// needs: a union of the sets (`in` or `in`, `not in` and `not in`) reuses the first set
+    /// and moves the strings of the second, instead of copying both (merging `x == "a" or x ==
+    /// "b" or ...` one operand at a time copied every string once per operand after it).
+    pub(crate) fn merge(self, o: StrPred, is_and: bool) -> StrPred {
+        if self.negated == o.negated && self.negated == is_and {
+            let mut set = self.set;
+            set.extend(o.set);
+            return StrPred::new(self.negated, set);
+        }
+        if is_and { self.and(&o) } else { self.or(&o) }
     }
 
     /// Disjunction: the same set as `not(not(self) and not(o))`, without the three copies.

@@ -206,7 +206,9 @@ impl<'s> Reader<'s> {
             let first = self.operand()?;
             self.trivia();
             let run = if self.at_kw(b"and") {
-                let mut ands = vec![first];
+                // Room for a typical run: `vec![first]` had to grow at the second operand.
+                let mut ands = Vec::with_capacity(4);
+                ands.push(first);
                 while self.eat_kw(b"and") {
                     self.trivia();
                     ands.push(self.operand()?);
@@ -233,10 +235,14 @@ impl<'s> Reader<'s> {
 
     /// `operand`: `not`s, then a value chain and at most one comparison tail.
     fn operand(&mut self) -> Option<Expr> {
-        let mut nots: Vec<usize> = Vec::new();
+        // The positions of the `not`s: a few inline, any more on the heap.
+        let mut nots: arrayvec::ArrayVec<usize, 4> = arrayvec::ArrayVec::new();
+        let mut more_nots: Vec<usize> = Vec::new();
         loop {
             if self.at_kw(b"not") {
-                nots.push(self.pos);
+                if let Err(full) = nots.try_push(self.pos) {
+                    more_nots.push(full.element());
+                }
                 self.bump(3);
                 self.trivia();
             } else if self.peek() == Some(b'!') {
@@ -283,7 +289,7 @@ impl<'s> Reader<'s> {
             // A chained comparison: pest reads it and lowering reports it.
             return None;
         }
-        for at in nots.into_iter().rev() {
+        for at in nots.into_iter().chain(more_nots).rev() {
             let span = Span::new(at, e.span.end);
             e = Expr::new(ExprKind::Not(Box::new(e)), span);
         }
@@ -573,7 +579,8 @@ impl<'s> Reader<'s> {
     fn list(&mut self) -> Option<ExprKind> {
         self.bump(1);
         self.trivia();
-        let mut items = Vec::new();
+        // Room for a typical list (country codes, picklist values) without growing.
+        let mut items = Vec::with_capacity(8);
         while !self.eat_byte(b']') {
             items.push(self.expr()?);
             if items.len() > MAX_LIST_LEN {
