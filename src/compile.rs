@@ -9,6 +9,7 @@ use crate::opt::pred::{Bound, Instant, IntervalSet, Num, Pred, above, below};
 use crate::record::{FieldMeta, field_metas};
 use crate::value::Value;
 use rustc_hash::{FxHashMap, FxHashSet};
+use std::sync::Arc;
 
 /// A string constant prepared for equality tests. Strings of up to 8 bytes (country codes,
 /// most picklist values) compare as their length and a 64-bit key of their bytes, a few
@@ -158,7 +159,7 @@ impl StrSet {
 
     /// The sorted [`word`]s of the set's strings, when every one is at most [`WORD_MAX`] bytes
     /// long.
-    pub fn words(&self) -> Option<Box<[u64]>> {
+    pub fn words(&self) -> Option<Arc<[u64]>> {
         let mut words: Vec<u64> = match self {
             StrSet::Few(v) => v.iter().map(|x| word(x.s.as_bytes())).collect(),
             StrSet::Sorted(v) => v.iter().map(|x| word(x.as_bytes())).collect(),
@@ -177,7 +178,7 @@ impl StrSet {
             return None;
         }
         words.sort_unstable();
-        Some(words.into_boxed_slice())
+        Some(words.into())
     }
 
     /// Membership.
@@ -460,6 +461,11 @@ impl Step {
     /// negation in three-valued logic).
     pub fn set_leaf(&mut self, op: Op) {
         let (leaf, negated) = Leaf::of(op);
+        self.put(leaf, negated);
+    }
+
+    /// Sets the step's leaf from its flat form ([`Leaf::of`]).
+    fn put(&mut self, leaf: Leaf, negated: bool) {
         if negated {
             self.next.swap(0, 1);
         }
@@ -485,14 +491,14 @@ pub enum Leaf {
         /// The slot.
         slot: u32,
         /// The constants' words.
-        words: Box<[u64]>,
+        words: Arc<[u64]>,
     },
     /// The slot holds this (longer) string.
     Str {
         /// The slot.
         slot: u32,
         /// The constant (shared by the steps that test it).
-        s: std::sync::Arc<str>,
+        s: Arc<str>,
     },
     /// The slot holds a boolean that matches.
     Bool {
@@ -508,10 +514,10 @@ pub enum Leaf {
         /// The slot.
         slot: u32,
         /// The set.
-        set: Box<NumSet>,
+        set: Arc<NumSet>,
     },
     /// Any other leaf operation (never `Const`, `And`, `Or`, `Not` or `Flat`).
-    Op(Box<Op>),
+    Op(Arc<Op>),
 }
 
 impl Leaf {
@@ -535,27 +541,27 @@ impl Leaf {
                     negated,
                 ),
                 Some(slot) => (Leaf::Str { slot, s: s.s }, negated),
-                None => (Leaf::Op(Box::new(Op::StrEq { slot, s, negated })), false),
+                None => (Leaf::Op(Arc::new(Op::StrEq { slot, s, negated })), false),
             },
             Op::StrIn { slot, set, negated } => match (slot32(slot), set.words()) {
                 (Some(slot), Some(words)) => (Leaf::Words { slot, words }, negated),
-                _ => (Leaf::Op(Box::new(Op::StrIn { slot, set, negated })), false),
+                _ => (Leaf::Op(Arc::new(Op::StrIn { slot, set, negated })), false),
             },
             Op::Bool { slot, t, f } => match slot32(slot) {
                 Some(slot) => (Leaf::Bool { slot, t, f }, false),
-                None => (Leaf::Op(Box::new(Op::Bool { slot, t, f })), false),
+                None => (Leaf::Op(Arc::new(Op::Bool { slot, t, f })), false),
             },
             Op::Num { slot, set } => match slot32(slot) {
                 Some(slot) => (
                     Leaf::Num {
                         slot,
-                        set: Box::new(set),
+                        set: Arc::new(set),
                     },
                     false,
                 ),
-                None => (Leaf::Op(Box::new(Op::Num { slot, set })), false),
+                None => (Leaf::Op(Arc::new(Op::Num { slot, set })), false),
             },
-            other => (Leaf::Op(Box::new(other)), false),
+            other => (Leaf::Op(Arc::new(other)), false),
         }
     }
 }
@@ -741,17 +747,13 @@ fn fill_leaves(o: &mut Op, uses: &Uses<'_>, steps: &mut [Step]) {
         Op::Const(_) | Op::Flat(_) => {}
         leaf => {
             let at = std::ptr::from_ref::<Op>(leaf) as usize;
-            let mut first = None;
+            // Converted once; a leaf's copies share its constants (a reference count each).
+            let (flat, negated) = Leaf::of(std::mem::replace(leaf, Op::Const(None)));
             uses.each(at, |i| {
-                if first.is_none() {
-                    first = Some(i);
-                } else if let Some(s) = steps.get_mut(i) {
-                    s.set_leaf(leaf.clone());
+                if let Some(s) = steps.get_mut(i) {
+                    s.put(flat.clone(), negated);
                 }
             });
-            if let Some(s) = first.and_then(|i| steps.get_mut(i)) {
-                s.set_leaf(std::mem::replace(leaf, Op::Const(None)));
-            }
         }
     }
 }
