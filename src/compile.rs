@@ -101,26 +101,20 @@ pub fn word(b: &[u8]) -> u64 {
     bytes | ((n as u64) << 56)
 }
 
-/// The [`word`] of a string of `n` bytes (at most 8) from its [`short_key`].
+/// The [`word`] of a string of `n` bytes (at most 8) from its [`short_key`]: the key holds the
+/// bytes that the word places, only at other positions.
 fn word_of_key(n: usize, k: u64) -> u64 {
-    let mut b = [0u8; 8];
-    let lo = (k as u32).to_le_bytes();
-    let hi = ((k >> 32) as u32).to_le_bytes();
-    if n >= 4 {
-        if let Some(first) = b.get_mut(..4) {
-            first.copy_from_slice(&lo);
+    let bytes = match n {
+        0 => 0,
+        // First, middle and last byte, in the key's low three bytes.
+        1..=3 => {
+            (k & 0xff) | ((k >> 8) & 0xff) << (8 * (n / 2)) | ((k >> 16) & 0xff) << (8 * (n - 1))
         }
-        if let Some(last) = b.get_mut(n - 4..n) {
-            last.copy_from_slice(&hi);
-        }
-    } else if n > 0 {
-        for (i, shift) in [(0, 0), (n / 2, 8), (n - 1, 16)] {
-            if let Some(x) = b.get_mut(i) {
-                *x = (k >> shift) as u8;
-            }
-        }
-    }
-    b.get(..n).map_or(NO_WORD, word)
+        // First and last four bytes, in the key's low and high halves.
+        4..=WORD_MAX => (k & 0xffff_ffff) | (k >> 32) << (8 * (n - 4)),
+        _ => return NO_WORD,
+    };
+    bytes | ((n as u64) << 56)
 }
 
 /// A set of strings, stored by size: linear scan when tiny, binary search when small, hashed
@@ -1004,5 +998,28 @@ pub fn compile_tree(n: &Node) -> Op {
             None => Op::General(Box::new(n.clone())),
         },
         _ => Op::General(Box::new(n.clone())),
+    }
+}
+
+#[cfg(test)]
+mod word_tests {
+    use super::*;
+
+    #[test]
+    fn a_word_from_a_short_key_is_the_word_of_the_string() {
+        let bytes: Vec<u8> = (1..=8).map(|i| 0x40 + i * 7).collect();
+        for n in 0..=8 {
+            for shift in 0..3 {
+                let b: Vec<u8> = bytes
+                    .iter()
+                    .map(|x| x.wrapping_add(shift))
+                    .take(n)
+                    .collect();
+                assert_eq!(word_of_key(n, short_key(&b)), word(&b), "{b:?}");
+            }
+        }
+        // Zero bytes and the boundary: an 8-byte string has no word.
+        assert_eq!(word_of_key(2, short_key(b"a\0")), word(b"a\0"));
+        assert_eq!(word_of_key(8, short_key(b"ABCDEFGH")), NO_WORD);
     }
 }
