@@ -79,7 +79,7 @@ pub const NO_WORD: u64 = u64::MAX;
 /// A string of up to 7 bytes as one 64-bit word: its bytes little-endian, zero-padded, and its
 /// length in the top byte, so that two such strings are equal exactly when their words are
 /// ([`NO_WORD`] for longer strings). The bytes are read as at most two overlapping 4-byte
-/// loads (or three single bytes), with no loop and no call.
+/// loads (or two 2-byte loads, or one byte), with no loop and no call.
 #[inline(always)]
 pub fn word(b: &[u8]) -> u64 {
     let n = b.len();
@@ -92,11 +92,13 @@ pub fn word(b: &[u8]) -> u64 {
         // The overlapping bytes of the two loads land on the same positions with the same
         // values.
         u64::from(lo) | (u64::from(hi) << (8 * (n - 4)))
-    } else if n > 0 {
-        let at = |i: usize| u64::from(b.get(i).copied().unwrap_or(0)) << (8 * i);
-        at(0) | at(n / 2) | at(n - 1)
+    } else if n >= 2 {
+        // The same with two 2-byte loads.
+        let lo = b.first_chunk::<2>().map_or(0, |c| u16::from_le_bytes(*c));
+        let hi = b.last_chunk::<2>().map_or(0, |c| u16::from_le_bytes(*c));
+        u64::from(lo) | (u64::from(hi) << (8 * (n - 2)))
     } else {
-        0
+        b.first().map_or(0, |&c| u64::from(c))
     };
     bytes | ((n as u64) << 56)
 }

@@ -24,7 +24,12 @@ pub struct Condition {
     projection: std::sync::OnceLock<Projection>,
     fields: FieldTable,
     source: String,
+    /// Distinct for each compilation (shared by clones): what a [`HostMap`] is bound to.
+    id: u64,
 }
+
+/// The identity of the next compiled condition.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl std::fmt::Debug for Condition {
     /// As the derived impl printed it when the projection was built eagerly.
@@ -136,6 +141,7 @@ impl Condition {
             projection: std::sync::OnceLock::new(),
             fields,
             source,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -171,18 +177,28 @@ impl Condition {
     }
 
     /// Evaluates a host struct.
+    #[inline]
     pub fn eval_host<T: HostRecord>(
         &self,
         record: &T,
         map: &HostMap<T>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Truth {
-        self.program.eval(&HostAccess { record, map }, now)
+        match map.bound(self.id) {
+            Some(flat) => crate::eval::host::run(flat, &self.program, record, map, now),
+            None => self.program.eval(&HostAccess { record, map }, now),
+        }
     }
 
-    /// The slot mapping of a host struct type, computed once per condition.
+    /// How a host struct type is read by this condition, computed once per condition: the
+    /// getter of each field and, for a flat program, the program bound to the getters (see
+    /// `docs/ARCHITECTURE.md`).
     pub fn host_map<T: HostRecord>(&self) -> HostMap<T> {
-        crate::record::host_map::<T>(&self.fields)
+        let map = crate::record::host_map::<T>(&self.fields);
+        match &self.program.root {
+            crate::compile::Op::Flat(flat) => map.bind(self.id, flat),
+            _ => map,
+        }
     }
 
     /// Parses a record from JSON bytes, keeping only the fields this condition reads.

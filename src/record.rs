@@ -1245,6 +1245,10 @@ macro_rules! host_record {
 /// ([`crate::condition::Condition::host_map`], [`host_map`]).
 pub struct HostMap<T: ?Sized> {
     slots: Box<[HostSlot<T>]>,
+    /// The condition's flat program bound to the type's getters, with the identity of the
+    /// condition it was bound from ([`crate::condition::Condition::host_map`]): a map passed
+    /// with another condition is read slot by slot, never runs its own program.
+    bound: Option<(u64, crate::eval::host::HostFlat<T>)>,
 }
 
 /// How one slot of a [`HostMap`] is read.
@@ -1287,12 +1291,37 @@ impl<T: ?Sized> HostMap<T> {
     pub fn indices(&self) -> Vec<Option<usize>> {
         self.slots.iter().map(|s| s.index).collect()
     }
+
+    /// The getter that reads the slot with no conversion, when there is one.
+    fn getter_of(&self, slot: u32) -> Option<Getter<T>> {
+        match self.slots.get(usize::try_from(slot).ok()?)?.read {
+            HostRead::Getter(g) => Some(g),
+            HostRead::Absent | HostRead::Index(_) => None,
+        }
+    }
+
+    /// The map with a flat program bound to the type's getters, for the condition `id`.
+    pub(crate) fn bind(mut self, id: u64, flat: &crate::compile::Flat) -> Self {
+        let bound = crate::eval::host::HostFlat::bind(flat, |slot| self.getter_of(slot));
+        self.bound = Some((id, bound));
+        self
+    }
+
+    /// The program bound for the condition `id`, if any.
+    #[inline(always)]
+    pub(crate) fn bound(&self, id: u64) -> Option<&crate::eval::host::HostFlat<T>> {
+        match &self.bound {
+            Some((of, flat)) if *of == id => Some(flat),
+            _ => None,
+        }
+    }
 }
 
 impl<T: ?Sized> Clone for HostMap<T> {
     fn clone(&self) -> Self {
         HostMap {
             slots: self.slots.clone(),
+            bound: self.bound.clone(),
         }
     }
 }
@@ -1442,7 +1471,7 @@ pub fn host_map<T: HostRecord>(fields: &FieldTable) -> HostMap<T> {
             }
         })
         .collect();
-    HostMap { slots }
+    HostMap { slots, bound: None }
 }
 
 /// True when a dot-separated name is this path: the path's segments joined by dots (without

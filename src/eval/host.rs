@@ -1,0 +1,278 @@
+//! Flat programs bound to a host type's getters.
+//!
+//! A host struct read through a [`HostMap`] costs, per leaf, a lookup of the slot's entry, a
+//! decoding of how it is read and a conversion to a [`Val`]. Bound once per condition and
+//! type ([`crate::condition::Condition::host_map`]), each step of the program holds the typed
+//! getter of its field instead of a slot: evaluating a leaf is a call of that getter and a
+//! comparison. A leaf whose field has no fitting getter keeps its general form, read through
+//! the map.
+//!
+//! Invariant: a bound program has the same steps and targets as the program it was bound from,
+//! and every bound leaf gives the truth the general leaf gives on the same record
+//! (tests/opt_diff.rs compares host structs against the reference interpreter).
+
+use super::{Ctx, end_truth, has_word, is_word, leaf, list_has_str, tv};
+use crate::compile::{Flat, Leaf, NumSet, Op, Program, StrConst, Target, word};
+use crate::record::{Getter, HostAccess, HostMap, HostRecord, ListView};
+use crate::value::Truth;
+use chrono::{DateTime, Utc};
+use std::fmt;
+use std::sync::Arc;
+
+/// A string getter.
+type StrGet<T> = for<'a> fn(&'a T) -> Option<&'a str>;
+
+/// A flat program whose leaves read a host type through its getters.
+pub struct HostFlat<T: ?Sized> {
+    pub(super) entry: Target,
+    pub(super) steps: Box<[HostStep<T>]>,
+}
+
+pub(super) struct HostStep<T: ?Sized> {
+    pub(super) leaf: HostLeaf<T>,
+    pub(super) next: [Target; 3],
+}
+
+/// A leaf of a bound program: the leaf of [`Leaf`] with the getter of its field in place of
+/// the slot, when the getter gives what the leaf tests. `repr(u8)`: the variant is a tag byte
+/// (with `Other`'s [`Leaf`] as a niche, the dispatch decoded it first).
+#[repr(u8)]
+pub(super) enum HostLeaf<T: ?Sized> {
+    Word {
+        get: StrGet<T>,
+        word: u64,
+    },
+    Words {
+        get: StrGet<T>,
+        words: Arc<[u64]>,
+    },
+    Str {
+        get: StrGet<T>,
+        s: Arc<str>,
+    },
+    Bool {
+        get: fn(&T) -> Option<bool>,
+        t: bool,
+        f: bool,
+    },
+    Int {
+        get: fn(&T) -> Option<i64>,
+        set: Arc<NumSet>,
+    },
+    Dec {
+        get: fn(&T) -> Option<f64>,
+        set: Arc<NumSet>,
+    },
+    /// `contains` on a list of strings.
+    Has {
+        get: for<'a> fn(&'a T) -> Option<&'a [String]>,
+        s: StrConst,
+    },
+    /// Read through the map.
+    Other(Leaf),
+}
+
+impl<T: ?Sized> Clone for HostLeaf<T> {
+    fn clone(&self) -> Self {
+        match self {
+            HostLeaf::Word { get, word } => HostLeaf::Word {
+                get: *get,
+                word: *word,
+            },
+            HostLeaf::Words { get, words } => HostLeaf::Words {
+                get: *get,
+                words: words.clone(),
+            },
+            HostLeaf::Str { get, s } => HostLeaf::Str {
+                get: *get,
+                s: s.clone(),
+            },
+            HostLeaf::Bool { get, t, f } => HostLeaf::Bool {
+                get: *get,
+                t: *t,
+                f: *f,
+            },
+            HostLeaf::Int { get, set } => HostLeaf::Int {
+                get: *get,
+                set: set.clone(),
+            },
+            HostLeaf::Dec { get, set } => HostLeaf::Dec {
+                get: *get,
+                set: set.clone(),
+            },
+            HostLeaf::Has { get, s } => HostLeaf::Has {
+                get: *get,
+                s: s.clone(),
+            },
+            HostLeaf::Other(l) => HostLeaf::Other(l.clone()),
+        }
+    }
+}
+
+impl<T: ?Sized> Clone for HostFlat<T> {
+    fn clone(&self) -> Self {
+        HostFlat {
+            entry: self.entry,
+            steps: self
+                .steps
+                .iter()
+                .map(|s| HostStep {
+                    leaf: s.leaf.clone(),
+                    next: s.next,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for HostFlat<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = |l: &HostLeaf<T>| match l {
+            HostLeaf::Word { .. } => "word",
+            HostLeaf::Words { .. } => "words",
+            HostLeaf::Str { .. } => "str",
+            HostLeaf::Bool { .. } => "bool",
+            HostLeaf::Int { .. } => "int",
+            HostLeaf::Dec { .. } => "dec",
+            HostLeaf::Has { .. } => "has",
+            HostLeaf::Other(_) => "other",
+        };
+        f.debug_struct("HostFlat")
+            .field("entry", &self.entry)
+            .field(
+                "steps",
+                &self
+                    .steps
+                    .iter()
+                    .map(|s| (kind(&s.leaf), s.next))
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl<T: ?Sized> HostFlat<T> {
+    /// Binds a flat program to a host type: `getter(slot)` is the getter that reads the slot
+    /// with no conversion for the field's kind, when there is one.
+    pub(crate) fn bind(flat: &Flat, getter: impl Fn(u32) -> Option<Getter<T>>) -> HostFlat<T> {
+        let steps = flat
+            .steps
+            .iter()
+            .map(|s| HostStep {
+                leaf: bind_leaf(&s.leaf, &getter),
+                next: s.next,
+            })
+            .collect();
+        HostFlat {
+            entry: flat.entry,
+            steps,
+        }
+    }
+}
+
+fn bind_leaf<T: ?Sized>(l: &Leaf, getter: impl Fn(u32) -> Option<Getter<T>>) -> HostLeaf<T> {
+    let slot = match l {
+        Leaf::Word { slot, .. }
+        | Leaf::Words { slot, .. }
+        | Leaf::Str { slot, .. }
+        | Leaf::Bool { slot, .. }
+        | Leaf::Num { slot, .. } => Some(*slot),
+        Leaf::Op(o) => match &**o {
+            Op::ContainsStr { slot, .. } => u32::try_from(*slot).ok(),
+            _ => None,
+        },
+    };
+    let other = || HostLeaf::Other(l.clone());
+    let Some(g) = slot.and_then(getter) else {
+        return other();
+    };
+    match (l, g) {
+        (Leaf::Word { word, .. }, Getter::Str(get)) => HostLeaf::Word { get, word: *word },
+        (Leaf::Words { words, .. }, Getter::Str(get)) => HostLeaf::Words {
+            get,
+            words: words.clone(),
+        },
+        (Leaf::Str { s, .. }, Getter::Str(get)) => HostLeaf::Str { get, s: s.clone() },
+        (Leaf::Bool { t, f, .. }, Getter::Bool(get)) => HostLeaf::Bool { get, t: *t, f: *f },
+        (Leaf::Num { set, .. }, Getter::Int(get)) => HostLeaf::Int {
+            get,
+            set: set.clone(),
+        },
+        (Leaf::Num { set, .. }, Getter::Dec(get)) => HostLeaf::Dec {
+            get,
+            set: set.clone(),
+        },
+        (Leaf::Op(o), Getter::Strings(get)) => match &**o {
+            Op::ContainsStr { s, .. } => HostLeaf::Has { get, s: s.clone() },
+            _ => other(),
+        },
+        _ => other(),
+    }
+}
+
+/// Runs a bound program on a host struct. The context of the leaves left in their general
+/// form is built only when one is reached: built for every record, it was stored to the stack
+/// each time.
+#[inline(always)]
+pub(crate) fn run<T: HostRecord>(
+    f: &HostFlat<T>,
+    program: &Program,
+    r: &T,
+    map: &HostMap<T>,
+    now: DateTime<Utc>,
+) -> Truth {
+    let mut at = f.entry;
+    while let Some(step) = f.steps.get(at as usize) {
+        at = step.next[test(&step.leaf, program, r, map, now) as usize];
+    }
+    end_truth(at)
+}
+
+/// The truth of a bound leaf on a host struct.
+#[inline(always)]
+pub(super) fn test<T: HostRecord>(
+    l: &HostLeaf<T>,
+    program: &Program,
+    r: &T,
+    map: &HostMap<T>,
+    now: DateTime<Utc>,
+) -> Truth {
+    match l {
+        HostLeaf::Word { get, word: w } => get(r).map_or(Truth::Unknown, |s| tv(is_word(s, *w))),
+        HostLeaf::Words { get, words } => get(r).map_or(Truth::Unknown, |s| {
+            tv(has_word(words, word(s.as_bytes())))
+        }),
+        HostLeaf::Str { get, s } => get(r).map_or(Truth::Unknown, |v| tv(v == &**s)),
+        HostLeaf::Bool { get, t, f } => {
+            get(r).map_or(Truth::Unknown, |b| tv(if b { *t } else { *f }))
+        }
+        HostLeaf::Int { get, set } => get(r).map_or(Truth::Unknown, |i| tv(set.has_int(i))),
+        HostLeaf::Dec { get, set } => match get(r) {
+            Some(x) if !x.is_nan() => tv(set.has_dec(x)),
+            _ => Truth::Unknown,
+        },
+        HostLeaf::Has { get, s } => get(r).map_or(Truth::Unknown, |l| {
+            list_has_str(&ListView::Strings(l), s)
+        }),
+        HostLeaf::Other(l) => other(l, program, r, map, now),
+    }
+}
+
+/// A leaf left in its general form, read through the map; out of line: inlined, its paths made
+/// the loop too large to be inlined into the caller's, and spilled its registers.
+#[inline(never)]
+fn other<T: HostRecord>(
+    l: &Leaf,
+    program: &Program,
+    record: &T,
+    map: &HostMap<T>,
+    now: DateTime<Utc>,
+) -> Truth {
+    let access = HostAccess { record, map };
+    let ctx = Ctx {
+        record: &access,
+        fields: &program.fields,
+        now,
+    };
+    leaf(l, &ctx)
+}
