@@ -202,6 +202,7 @@ fn bench_conditions(cr: &mut Criterion) {
             .map(|v| herald::record::CompactRecord::from_json(v, cond.fields()))
             .collect();
         let map = cond.host_map::<Contact>();
+        let json_records: Vec<JsonRecord> = json.iter().map(JsonRecord).collect();
         // Everyone agrees on the matches before anything is timed.
         let expected = json.iter().filter(|v| by_json(v)).count();
         assert_eq!(
@@ -231,6 +232,21 @@ fn bench_conditions(cr: &mut Criterion) {
                 .count(),
             expected,
             "{name}: herald host"
+        );
+        assert_eq!(
+            cond.count_matches_seq(&json_records, now),
+            expected,
+            "{name}: json batch"
+        );
+        assert_eq!(
+            cond.count_matches_seq(&compact, now),
+            expected,
+            "{name}: compact batch"
+        );
+        assert_eq!(
+            cond.count_host_matches_seq(&typed, &map, now),
+            expected,
+            "{name}: host batch"
         );
 
         let mut g = cr.benchmark_group(name);
@@ -264,6 +280,16 @@ fn bench_conditions(cr: &mut Criterion) {
                     .filter(|r| cond.eval_record(black_box(*r), now) == Truth::True)
                     .count()
             })
+        });
+        // The batch API on one thread (blocks of 256 records, step by step).
+        g.bench_function("herald serde_json batch", |b| {
+            b.iter(|| cond.count_matches_seq(black_box(&json_records), now))
+        });
+        g.bench_function("herald host struct batch", |b| {
+            b.iter(|| cond.count_host_matches_seq(black_box(&typed), &map, now))
+        });
+        g.bench_function("herald compact record batch", |b| {
+            b.iter(|| cond.count_matches_seq(black_box(&compact), now))
         });
         g.finish();
     }

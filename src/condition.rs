@@ -28,6 +28,25 @@ pub struct Condition {
     id: u64,
 }
 
+/// Records per task of the parallel batch functions.
+const PAR_CHUNK: usize = 4096;
+
+/// How many of a block's records that ended with `t` match.
+#[inline(always)]
+fn count_true(records: &[u32], t: Truth) -> usize {
+    if t == Truth::True { records.len() } else { 0 }
+}
+
+/// Writes `t` for a block's records (indices from `start`).
+#[inline(always)]
+fn write_truths(out: &mut [Truth], start: usize, records: &[u32], t: Truth) {
+    for &i in records {
+        if let Some(o) = out.get_mut(start + i as usize) {
+            *o = t;
+        }
+    }
+}
+
 /// The identity of the next compiled condition.
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -211,17 +230,44 @@ impl Condition {
         self.projection.get_or_init(|| Projection::of(&self.fields))
     }
 
-    /// Counts the records of a batch that match, in parallel on all cores (backfills).
+    /// Counts the records of a batch that match, in parallel on all cores (backfills). Each
+    /// thread evaluates its records by blocks (see [`Condition::count_matches_seq`]).
     pub fn count_matches<R: Access + Sync>(
         &self,
         records: &[R],
         now: chrono::DateTime<chrono::Utc>,
     ) -> usize {
         use rayon::prelude::*;
+        let schedule = self.program.schedule();
         records
-            .par_iter()
-            .filter(|r| self.program.eval(*r, now) == Truth::True)
-            .count()
+            .par_chunks(PAR_CHUNK)
+            .map(|chunk| {
+                let mut n = 0;
+                self.program
+                    .each_truth(schedule.as_ref(), chunk, now, |_, rs, t| {
+                        n += count_true(rs, t)
+                    });
+                n
+            })
+            .sum()
+    }
+
+    /// Counts the records that match, on the calling thread. A flat program (the common case)
+    /// evaluates the records by blocks of 256, step by step, which avoids a mispredicted jump
+    /// per uncertain outcome (`docs/performance.md`); each record's truth is the one
+    /// [`Condition::eval_record`] gives.
+    pub fn count_matches_seq<R: Access>(
+        &self,
+        records: &[R],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> usize {
+        let mut n = 0;
+        let schedule = self.program.schedule();
+        self.program
+            .each_truth(schedule.as_ref(), records, now, |_, rs, t| {
+                n += count_true(rs, t)
+            });
+        n
     }
 
     /// The truth of every record of a batch, in parallel, in order.
@@ -231,10 +277,138 @@ impl Condition {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Vec<Truth> {
         use rayon::prelude::*;
+        let schedule = self.program.schedule();
+        let mut out = vec![Truth::Unknown; records.len()];
+        out.par_chunks_mut(PAR_CHUNK)
+            .zip(records.par_chunks(PAR_CHUNK))
+            .for_each(|(out, chunk)| {
+                self.program
+                    .each_truth(schedule.as_ref(), chunk, now, |start, rs, t| {
+                        write_truths(out, start, rs, t)
+                    })
+            });
+        out
+    }
+
+    /// The truth of every record, in order, on the calling thread (by blocks, as
+    /// [`Condition::count_matches_seq`]).
+    pub fn eval_batch_seq<R: Access>(
+        &self,
+        records: &[R],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<Truth> {
+        let schedule = self.program.schedule();
+        let mut out = vec![Truth::Unknown; records.len()];
+        self.program
+            .each_truth(schedule.as_ref(), records, now, |start, rs, t| {
+                write_truths(&mut out, start, rs, t)
+            });
+        out
+    }
+
+    /// [`Condition::count_matches`] for host structs.
+    pub fn count_host_matches<T: HostRecord + Sync>(
+        &self,
+        records: &[T],
+        map: &HostMap<T>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> usize {
+        use rayon::prelude::*;
+        let bound = self.host_schedule(map);
+        let bound = bound.as_ref().map(|(f, s)| (*f, s));
         records
-            .par_iter()
-            .map(|r| self.program.eval(r, now))
-            .collect()
+            .par_chunks(PAR_CHUNK)
+            .map(|chunk| {
+                let mut n = 0;
+                crate::eval::batch::each_host_truth(
+                    &self.program,
+                    bound,
+                    map,
+                    chunk,
+                    now,
+                    |_, rs, t| n += count_true(rs, t),
+                );
+                n
+            })
+            .sum()
+    }
+
+    /// [`Condition::count_matches_seq`] for host structs.
+    pub fn count_host_matches_seq<T: HostRecord>(
+        &self,
+        records: &[T],
+        map: &HostMap<T>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> usize {
+        let bound = self.host_schedule(map);
+        let mut n = 0;
+        crate::eval::batch::each_host_truth(
+            &self.program,
+            bound.as_ref().map(|(f, s)| (*f, s)),
+            map,
+            records,
+            now,
+            |_, rs, t| n += count_true(rs, t),
+        );
+        n
+    }
+
+    /// [`Condition::eval_batch`] for host structs.
+    pub fn eval_host_batch<T: HostRecord + Sync>(
+        &self,
+        records: &[T],
+        map: &HostMap<T>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<Truth> {
+        use rayon::prelude::*;
+        let bound = self.host_schedule(map);
+        let bound = bound.as_ref().map(|(f, s)| (*f, s));
+        let mut out = vec![Truth::Unknown; records.len()];
+        out.par_chunks_mut(PAR_CHUNK)
+            .zip(records.par_chunks(PAR_CHUNK))
+            .for_each(|(out, chunk)| {
+                crate::eval::batch::each_host_truth(
+                    &self.program,
+                    bound,
+                    map,
+                    chunk,
+                    now,
+                    |start, rs, t| write_truths(out, start, rs, t),
+                )
+            });
+        out
+    }
+
+    /// [`Condition::eval_batch_seq`] for host structs.
+    pub fn eval_host_batch_seq<T: HostRecord>(
+        &self,
+        records: &[T],
+        map: &HostMap<T>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<Truth> {
+        let bound = self.host_schedule(map);
+        let mut out = vec![Truth::Unknown; records.len()];
+        crate::eval::batch::each_host_truth(
+            &self.program,
+            bound.as_ref().map(|(f, s)| (*f, s)),
+            map,
+            records,
+            now,
+            |start, rs, t| write_truths(&mut out, start, rs, t),
+        );
+        out
+    }
+
+    /// The program bound in the map for this condition, with its block schedule.
+    fn host_schedule<'m, T: HostRecord>(
+        &self,
+        map: &'m HostMap<T>,
+    ) -> Option<(
+        &'m crate::eval::host::HostFlat<T>,
+        crate::eval::batch::Schedule,
+    )> {
+        let flat = map.bound(self.id)?;
+        Some((flat, crate::eval::batch::Schedule::of_host(flat)?))
     }
 
     /// The optimized IR.

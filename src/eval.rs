@@ -12,6 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
+pub mod batch;
 pub mod host;
 
 /// What one evaluation reads.

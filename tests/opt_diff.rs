@@ -390,6 +390,154 @@ proptest! {
     }
 }
 
+/// The batch functions (by blocks, on one thread and in parallel) against one-by-one
+/// evaluation, on every record kind. More than a block (256 records) so that the schedule
+/// runs over several blocks and a partial last one.
+fn check_batch(
+    src: &str,
+    recs: &[serde_json::Value],
+    schema: Option<&Schema>,
+) -> Result<(), TestCaseError> {
+    let Ok(cond) = Condition::compile(src, schema) else {
+        return Ok(());
+    };
+    let now = chrono::Utc::now();
+    let json: Vec<JsonRecord> = recs.iter().map(JsonRecord).collect();
+    let one: Vec<Truth> = json.iter().map(|r| cond.eval_record(r, now)).collect();
+    let matches = one.iter().filter(|t| **t == Truth::True).count();
+    prop_assert_eq!(
+        &cond.eval_batch_seq(&json, now),
+        &one,
+        "serde_json, one thread: {}",
+        src
+    );
+    prop_assert_eq!(
+        &cond.eval_batch(&json, now),
+        &one,
+        "serde_json, parallel: {}",
+        src
+    );
+    prop_assert_eq!(
+        cond.count_matches_seq(&json, now),
+        matches,
+        "count: {}",
+        src
+    );
+    prop_assert_eq!(
+        cond.count_matches(&json, now),
+        matches,
+        "parallel count: {}",
+        src
+    );
+    let compact: Vec<_> = recs
+        .iter()
+        .map(|r| cond.parse_record(&serde_json::to_vec(r).unwrap()).unwrap())
+        .collect();
+    prop_assert_eq!(
+        &cond.eval_batch_seq(&compact, now),
+        &one,
+        "compact: {}",
+        src
+    );
+    prop_assert_eq!(
+        cond.count_matches_seq(&compact, now),
+        matches,
+        "compact count: {}",
+        src
+    );
+    let hosts: Vec<Host> = recs.iter().cloned().map(Host).collect();
+    let map = cond.host_map::<Host>();
+    prop_assert_eq!(
+        &cond.eval_host_batch_seq(&hosts, &map, now),
+        &one,
+        "host: {}",
+        src
+    );
+    prop_assert_eq!(
+        &cond.eval_host_batch(&hosts, &map, now),
+        &one,
+        "host, parallel: {}",
+        src
+    );
+    prop_assert_eq!(
+        cond.count_host_matches_seq(&hosts, &map, now),
+        matches,
+        "host count: {}",
+        src
+    );
+    prop_assert_eq!(
+        cond.count_host_matches(&hosts, &map, now),
+        matches,
+        "host parallel count: {}",
+        src
+    );
+    let typed: Vec<Typed> = recs.iter().map(|r| Typed::of(r).0).collect();
+    let tmap = cond.host_map::<Typed>();
+    let typed_one: Vec<Truth> = typed
+        .iter()
+        .map(|t| cond.eval_host(t, &tmap, now))
+        .collect();
+    prop_assert_eq!(
+        &cond.eval_host_batch_seq(&typed, &tmap, now),
+        &typed_one,
+        "typed getters: {}",
+        src
+    );
+    prop_assert_eq!(
+        cond.count_host_matches(&typed, &tmap, now),
+        typed_one.iter().filter(|t| **t == Truth::True).count(),
+        "typed getters, parallel count: {}",
+        src
+    );
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn batches_equal_one_by_one(src in condition(), recs in prop::collection::vec(record(), 0..700), with_schema: bool) {
+        let s = schema();
+        check_batch(&src, &recs, with_schema.then_some(&s))?;
+    }
+}
+
+/// A map built for one condition, passed with another, is read slot by slot: it never runs
+/// the program bound in it.
+#[test]
+fn a_host_map_of_another_condition_is_not_run_as_its_program() {
+    let now = chrono::Utc::now();
+    let a = Condition::compile(r#"a == "x" and b"#, None).unwrap();
+    let b = Condition::compile(r#"a == "y" or not b"#, None).unwrap();
+    let rec = Typed {
+        a: Some("y".into()),
+        b: Some(true),
+        ..Typed::default()
+    };
+    let map_a = a.host_map::<Typed>();
+    assert_eq!(a.eval_host(&rec, &map_a, now), Truth::False);
+    // Same slots (a, b in the same order): b read through a's map is b's answer.
+    assert_eq!(b.eval_host(&rec, &map_a, now), Truth::True);
+    assert_eq!(
+        b.eval_host_batch_seq(&[rec], &map_a, now),
+        vec![Truth::True]
+    );
+    // A clone of a condition shares its identity: its map is the bound one.
+    let a2 = a.clone();
+    assert_eq!(
+        a2.eval_host(
+            &Typed {
+                a: Some("x".into()),
+                b: Some(true),
+                ..Typed::default()
+            },
+            &map_a,
+            now
+        ),
+        Truth::True
+    );
+}
+
 #[test]
 fn null_traps_stay_unknown() {
     let clock = FixedClock(chrono::Utc::now());

@@ -239,9 +239,9 @@ pub(super) fn test<T: HostRecord>(
 ) -> Truth {
     match l {
         HostLeaf::Word { get, word: w } => get(r).map_or(Truth::Unknown, |s| tv(is_word(s, *w))),
-        HostLeaf::Words { get, words } => get(r).map_or(Truth::Unknown, |s| {
-            tv(has_word(words, word(s.as_bytes())))
-        }),
+        HostLeaf::Words { get, words } => {
+            get(r).map_or(Truth::Unknown, |s| tv(has_word(words, word(s.as_bytes()))))
+        }
         HostLeaf::Str { get, s } => get(r).map_or(Truth::Unknown, |v| tv(v == &**s)),
         HostLeaf::Bool { get, t, f } => {
             get(r).map_or(Truth::Unknown, |b| tv(if b { *t } else { *f }))
@@ -251,9 +251,9 @@ pub(super) fn test<T: HostRecord>(
             Some(x) if !x.is_nan() => tv(set.has_dec(x)),
             _ => Truth::Unknown,
         },
-        HostLeaf::Has { get, s } => get(r).map_or(Truth::Unknown, |l| {
-            list_has_str(&ListView::Strings(l), s)
-        }),
+        HostLeaf::Has { get, s } => {
+            get(r).map_or(Truth::Unknown, |l| list_has_str(&ListView::Strings(l), s))
+        }
         HostLeaf::Other(l) => other(l, program, r, map, now),
     }
 }
