@@ -1,7 +1,7 @@
 //! Flat programs bound to a host type's getters.
 //!
 //! A host struct read through a [`HostMap`] costs, per leaf, a lookup of the slot's entry, a
-//! decoding of how it is read and a conversion to a [`Val`]. Bound once per condition and
+//! decoding of how it is read and a conversion to a [`Val`](crate::record::Val). Bound once per condition and
 //! type ([`crate::condition::Condition::host_map`]), each step of the program holds the typed
 //! getter of its field instead of a slot: evaluating a leaf is a call of that getter and a
 //! comparison. A leaf whose field has no fitting getter keeps its general form, read through
