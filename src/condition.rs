@@ -31,6 +31,46 @@ pub struct Condition {
 /// Records per task of the parallel batch functions.
 const PAR_CHUNK: usize = 4096;
 
+/// What the batch functions are written with: `each(records, done)` calls
+/// `done(start, indices, truth)` for the records of a slice, as
+/// [`crate::compile::Program::each_truth`].
+type Done<'d> = &'d mut dyn FnMut(usize, &[u32], Truth);
+
+/// Counts the records that `each` finds true.
+fn count_by<Rec>(records: &[Rec], each: impl Fn(&[Rec], Done<'_>)) -> usize {
+    let mut n = 0;
+    each(records, &mut |_, rs, t| n += count_true(rs, t));
+    n
+}
+
+/// [`count_by`] on tasks of [`PAR_CHUNK`] records, in parallel.
+fn par_count_by<Rec: Sync>(records: &[Rec], each: impl Fn(&[Rec], Done<'_>) + Sync) -> usize {
+    use rayon::prelude::*;
+    records
+        .par_chunks(PAR_CHUNK)
+        .map(|chunk| count_by(chunk, &each))
+        .sum()
+}
+
+/// The truth `each` gives every record, in order.
+fn eval_by<Rec>(records: &[Rec], each: impl Fn(&[Rec], Done<'_>)) -> Vec<Truth> {
+    let mut out = vec![Truth::Unknown; records.len()];
+    each(records, &mut |start, rs, t| {
+        write_truths(&mut out, start, rs, t)
+    });
+    out
+}
+
+/// [`eval_by`] on tasks of [`PAR_CHUNK`] records, in parallel.
+fn par_eval_by<Rec: Sync>(records: &[Rec], each: impl Fn(&[Rec], Done<'_>) + Sync) -> Vec<Truth> {
+    use rayon::prelude::*;
+    let mut out = vec![Truth::Unknown; records.len()];
+    out.par_chunks_mut(PAR_CHUNK)
+        .zip(records.par_chunks(PAR_CHUNK))
+        .for_each(|(out, chunk)| each(chunk, &mut |start, rs, t| write_truths(out, start, rs, t)));
+    out
+}
+
 /// How many of a block's records that ended with `t` match.
 #[inline(always)]
 fn count_true(records: &[u32], t: Truth) -> usize {
@@ -237,19 +277,10 @@ impl Condition {
         records: &[R],
         now: chrono::DateTime<chrono::Utc>,
     ) -> usize {
-        use rayon::prelude::*;
         let schedule = self.program.schedule();
-        records
-            .par_chunks(PAR_CHUNK)
-            .map(|chunk| {
-                let mut n = 0;
-                self.program
-                    .each_truth(schedule.as_ref(), chunk, now, |_, rs, t| {
-                        n += count_true(rs, t)
-                    });
-                n
-            })
-            .sum()
+        par_count_by(records, |rs, done| {
+            self.program.each_truth(schedule.as_ref(), rs, now, done)
+        })
     }
 
     /// Counts the records that match, on the calling thread. A flat program (the common case)
@@ -261,13 +292,10 @@ impl Condition {
         records: &[R],
         now: chrono::DateTime<chrono::Utc>,
     ) -> usize {
-        let mut n = 0;
         let schedule = self.program.schedule();
-        self.program
-            .each_truth(schedule.as_ref(), records, now, |_, rs, t| {
-                n += count_true(rs, t)
-            });
-        n
+        count_by(records, |rs, done| {
+            self.program.each_truth(schedule.as_ref(), rs, now, done)
+        })
     }
 
     /// The truth of every record of a batch, in parallel, in order.
@@ -276,18 +304,10 @@ impl Condition {
         records: &[R],
         now: chrono::DateTime<chrono::Utc>,
     ) -> Vec<Truth> {
-        use rayon::prelude::*;
         let schedule = self.program.schedule();
-        let mut out = vec![Truth::Unknown; records.len()];
-        out.par_chunks_mut(PAR_CHUNK)
-            .zip(records.par_chunks(PAR_CHUNK))
-            .for_each(|(out, chunk)| {
-                self.program
-                    .each_truth(schedule.as_ref(), chunk, now, |start, rs, t| {
-                        write_truths(out, start, rs, t)
-                    })
-            });
-        out
+        par_eval_by(records, |rs, done| {
+            self.program.each_truth(schedule.as_ref(), rs, now, done)
+        })
     }
 
     /// The truth of every record, in order, on the calling thread (by blocks, as
@@ -298,12 +318,9 @@ impl Condition {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Vec<Truth> {
         let schedule = self.program.schedule();
-        let mut out = vec![Truth::Unknown; records.len()];
-        self.program
-            .each_truth(schedule.as_ref(), records, now, |start, rs, t| {
-                write_truths(&mut out, start, rs, t)
-            });
-        out
+        eval_by(records, |rs, done| {
+            self.program.each_truth(schedule.as_ref(), rs, now, done)
+        })
     }
 
     /// [`Condition::count_matches`] for host structs.
@@ -313,24 +330,10 @@ impl Condition {
         map: &HostMap<T>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> usize {
-        use rayon::prelude::*;
         let bound = self.host_schedule(map);
-        let bound = bound.as_ref().map(|(f, s)| (*f, s));
-        records
-            .par_chunks(PAR_CHUNK)
-            .map(|chunk| {
-                let mut n = 0;
-                crate::eval::batch::each_host_truth(
-                    &self.program,
-                    bound,
-                    map,
-                    chunk,
-                    now,
-                    |_, rs, t| n += count_true(rs, t),
-                );
-                n
-            })
-            .sum()
+        par_count_by(records, |rs, done| {
+            self.each_host(bound.as_ref(), map, rs, now, done)
+        })
     }
 
     /// [`Condition::count_matches_seq`] for host structs.
@@ -341,16 +344,9 @@ impl Condition {
         now: chrono::DateTime<chrono::Utc>,
     ) -> usize {
         let bound = self.host_schedule(map);
-        let mut n = 0;
-        crate::eval::batch::each_host_truth(
-            &self.program,
-            bound.as_ref().map(|(f, s)| (*f, s)),
-            map,
-            records,
-            now,
-            |_, rs, t| n += count_true(rs, t),
-        );
-        n
+        count_by(records, |rs, done| {
+            self.each_host(bound.as_ref(), map, rs, now, done)
+        })
     }
 
     /// [`Condition::eval_batch`] for host structs.
@@ -360,23 +356,10 @@ impl Condition {
         map: &HostMap<T>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Vec<Truth> {
-        use rayon::prelude::*;
         let bound = self.host_schedule(map);
-        let bound = bound.as_ref().map(|(f, s)| (*f, s));
-        let mut out = vec![Truth::Unknown; records.len()];
-        out.par_chunks_mut(PAR_CHUNK)
-            .zip(records.par_chunks(PAR_CHUNK))
-            .for_each(|(out, chunk)| {
-                crate::eval::batch::each_host_truth(
-                    &self.program,
-                    bound,
-                    map,
-                    chunk,
-                    now,
-                    |start, rs, t| write_truths(out, start, rs, t),
-                )
-            });
-        out
+        par_eval_by(records, |rs, done| {
+            self.each_host(bound.as_ref(), map, rs, now, done)
+        })
     }
 
     /// [`Condition::eval_batch_seq`] for host structs.
@@ -387,16 +370,31 @@ impl Condition {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Vec<Truth> {
         let bound = self.host_schedule(map);
-        let mut out = vec![Truth::Unknown; records.len()];
+        eval_by(records, |rs, done| {
+            self.each_host(bound.as_ref(), map, rs, now, done)
+        })
+    }
+
+    /// The truths of host structs, by blocks when the map holds this condition's program.
+    fn each_host<T: HostRecord>(
+        &self,
+        bound: Option<&(
+            &crate::eval::host::HostFlat<T>,
+            crate::eval::batch::Schedule,
+        )>,
+        map: &HostMap<T>,
+        records: &[T],
+        now: chrono::DateTime<chrono::Utc>,
+        done: &mut dyn FnMut(usize, &[u32], Truth),
+    ) {
         crate::eval::batch::each_host_truth(
             &self.program,
-            bound.as_ref().map(|(f, s)| (*f, s)),
+            bound.map(|(f, s)| (*f, s)),
             map,
             records,
             now,
-            |start, rs, t| write_truths(&mut out, start, rs, t),
-        );
-        out
+            done,
+        )
     }
 
     /// The program bound in the map for this condition, with its block schedule.

@@ -83,16 +83,20 @@ impl Schedule {
                 }
             }
         }
-        // Kahn's algorithm from the entry.
+        // Kahn's algorithm from the entry. An edge into the entry closes a cycle.
         let mut order = Vec::with_capacity(reachable);
         if entry < n {
+            if indegree.get(entry as usize) != Some(&0) {
+                return None;
+            }
             stack.push(entry);
         }
         while let Some(s) = stack.pop() {
             order.push(s);
             for &t in lists.get(s as usize)? {
                 if let Some(d) = indegree.get_mut(t as usize) {
-                    *d -= 1;
+                    // Each edge is counted once and taken once: never below zero.
+                    *d = d.checked_sub(1)?;
                     if *d == 0 {
                         stack.push(t);
                     }
@@ -361,8 +365,15 @@ mod tests {
 
     #[test]
     fn a_cycle_has_no_schedule() {
+        // Through the entry, and below it.
         let next = [[1, END_FALSE, END_UNKNOWN], [0, END_FALSE, END_UNKNOWN]];
         assert!(Schedule::new(0, 2, |i| next[i]).is_none());
+        let next = [
+            [1, END_FALSE, END_UNKNOWN],
+            [2, 2, 2],
+            [1, END_TRUE, END_TRUE],
+        ];
+        assert!(Schedule::new(0, 3, |i| next[i]).is_none());
     }
 
     #[test]
