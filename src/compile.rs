@@ -16,31 +16,56 @@ use std::sync::Arc;
 /// instructions inline, instead of a call to `memcmp`.
 #[derive(Debug, Clone)]
 pub struct StrConst {
-    /// Shared by the copies of a leaf that a flat program tests at several steps (and by
-    /// clones of the program): copying it is a reference count, not an allocation.
-    s: std::sync::Arc<str>,
+    /// The string: inline when it has a key (no allocation), else shared by the copies of a
+    /// leaf that a flat program tests at several steps (and by clones of the program), so
+    /// copying it is a reference count, not an allocation.
+    s: ConstRepr,
     /// [`short_key`] of `s` when it is at most 8 bytes long.
     key: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+enum ConstRepr {
+    Short(arrayvec::ArrayString<8>),
+    Shared(std::sync::Arc<str>),
 }
 
 impl StrConst {
     /// Prepares a constant.
     pub fn new(s: &str) -> StrConst {
-        StrConst {
-            s: s.into(),
-            key: (s.len() <= 8).then(|| short_key(s.as_bytes())),
+        match arrayvec::ArrayString::from(s) {
+            Ok(short) => StrConst {
+                s: ConstRepr::Short(short),
+                key: Some(short_key(s.as_bytes())),
+            },
+            Err(_) => StrConst {
+                s: ConstRepr::Shared(s.into()),
+                key: None,
+            },
         }
     }
 
     /// The string.
+    #[inline]
     pub fn as_str(&self) -> &str {
-        &self.s
+        match &self.s {
+            ConstRepr::Short(a) => a.as_str(),
+            ConstRepr::Shared(s) => s,
+        }
+    }
+
+    /// The string as a shared `Arc<str>` (allocated here when it was inline).
+    fn shared(self) -> std::sync::Arc<str> {
+        match self.s {
+            ConstRepr::Short(a) => a.as_str().into(),
+            ConstRepr::Shared(s) => s,
+        }
     }
 
     /// True when `v` is this string.
     #[inline(always)]
     pub fn is(&self, v: &str) -> bool {
-        let (a, b) = (v.as_bytes(), self.s.as_bytes());
+        let (a, b) = (v.as_bytes(), self.as_str().as_bytes());
         if a.len() != b.len() {
             return false;
         }
@@ -157,7 +182,7 @@ impl StrSet {
     /// long.
     pub fn words(&self) -> Option<Arc<[u64]>> {
         let mut words: Vec<u64> = match self {
-            StrSet::Few(v) => v.iter().map(|x| word(x.s.as_bytes())).collect(),
+            StrSet::Few(v) => v.iter().map(|x| word(x.as_str().as_bytes())).collect(),
             StrSet::Sorted(v) => v.iter().map(|x| word(x.as_bytes())).collect(),
             StrSet::Hashed(h) => h.iter().map(|x| word(x.as_bytes())).collect(),
             // Up to 8 bytes: the 8-byte ones have no word.
@@ -185,9 +210,10 @@ impl StrSet {
                 if s.len() <= 8 {
                     // One key for the record's string, then a length and a key per element.
                     let k = short_key(s.as_bytes());
-                    v.iter().any(|x| x.key == Some(k) && x.s.len() == s.len())
+                    v.iter()
+                        .any(|x| x.key == Some(k) && x.as_str().len() == s.len())
                 } else {
-                    v.iter().any(|x| *x.s == *s)
+                    v.iter().any(|x| x.as_str() == s)
                 }
             }
             StrSet::ShortSorted(keys) => {
@@ -536,7 +562,13 @@ impl Leaf {
                     },
                     negated,
                 ),
-                Some(slot) => (Leaf::Str { slot, s: s.s }, negated),
+                Some(slot) => (
+                    Leaf::Str {
+                        slot,
+                        s: s.shared(),
+                    },
+                    negated,
+                ),
                 None => (Leaf::Op(Arc::new(Op::StrEq { slot, s, negated })), false),
             },
             Op::StrIn { slot, set, negated } => match (slot32(slot), set.words()) {

@@ -52,13 +52,17 @@ impl FieldKind {
 /// What the rule set knows about one field.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldInfo {
-    /// The path, outermost segment first.
-    pub path: Vec<String>,
+    /// The path, outermost segment first (shared with the compiled program's field metadata).
+    pub path: FieldPath,
     /// How its value is read.
     pub kind: FieldKind,
     /// The schema it belongs to, if any.
     pub schema: Option<usize>,
 }
+
+/// A field path, outermost segment first. Shared: the compiled program's field metadata and the
+/// rule set's tables hold the same allocation.
+pub type FieldPath = std::sync::Arc<[Box<str>]>;
 
 impl FieldInfo {
     /// The path joined with dots.
@@ -98,6 +102,7 @@ impl FieldTable {
         let segs = path.iter().map(String::as_str);
         let (id, new) = self.find_or_reserve(schema, segs);
         if new {
+            let path = path.into_iter().map(String::into_boxed_str).collect();
             self.fields.push(FieldInfo { path, kind, schema });
         }
         id
@@ -111,7 +116,7 @@ impl FieldTable {
     {
         let (id, new) = self.find_or_reserve(schema, path.clone());
         if new {
-            let path = path.map(String::from).collect();
+            let path = path.map(Box::from).collect();
             self.fields.push(FieldInfo { path, kind, schema });
         }
         id
@@ -126,7 +131,7 @@ impl FieldTable {
         let is_path = |f: &FieldInfo| {
             f.schema == schema
                 && f.path.len() == path.len()
-                && f.path.iter().map(String::as_str).eq(path.clone())
+                && f.path.iter().map(|s| &**s).eq(path.clone())
         };
         if self.fields.len() < INDEXED_FROM {
             // Few fields: a scan, no hashing. The index is built when the table grows past.
@@ -146,7 +151,7 @@ impl FieldTable {
             self.get(*id).is_some_and(|f| {
                 f.schema == schema
                     && f.path.len() == path.len()
-                    && f.path.iter().map(String::as_str).eq(path.clone())
+                    && f.path.iter().map(|s| &**s).eq(path.clone())
             })
         };
         let first = self.index.get(&key).copied();
@@ -172,7 +177,7 @@ impl FieldTable {
         let keys: Vec<u64> = self
             .fields
             .iter()
-            .map(|f| field_key(f.schema, f.path.iter().map(String::as_str)))
+            .map(|f| field_key(f.schema, f.path.iter().map(|s| &**s)))
             .chain(std::iter::once(next_key))
             .collect();
         for (i, key) in keys.into_iter().enumerate() {
@@ -440,11 +445,11 @@ fn json_type(v: &serde_json::Value) -> &'static str {
 /// The JSON value at a path, walking nested objects.
 pub fn lookup_json<'a>(
     record: &'a serde_json::Value,
-    path: &[String],
+    path: &[impl AsRef<str>],
 ) -> Option<&'a serde_json::Value> {
     let mut cur = record;
     for seg in path {
-        cur = cur.as_object()?.get(seg)?;
+        cur = cur.as_object()?.get(seg.as_ref())?;
     }
     Some(cur)
 }
@@ -542,7 +547,13 @@ mod tests {
         for (schema, p, id) in &ids {
             assert_eq!(t.intern(*schema, p.clone(), FieldKind::Text), *id);
             let info = t.get(*id).unwrap();
-            assert_eq!((&info.schema, &info.path), (schema, p));
+            assert_eq!(&info.schema, schema);
+            assert!(
+                info.path
+                    .iter()
+                    .map(|s| &**s)
+                    .eq(p.iter().map(String::as_str))
+            );
         }
         assert_eq!(t.len(), 1500, "interning again added nothing");
         // A path that is a prefix or an extension of another is another field.

@@ -246,7 +246,7 @@ pub trait Access {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldMeta {
     /// The path, outermost first.
-    pub path: Box<[Box<str>]>,
+    pub path: crate::ir::FieldPath,
     /// The declared kind.
     pub kind: FieldKind,
 }
@@ -256,7 +256,7 @@ pub fn field_metas(fields: &FieldTable) -> Vec<FieldMeta> {
     fields
         .iter()
         .map(|(_, f)| FieldMeta {
-            path: f.path.iter().map(|s| s.clone().into_boxed_str()).collect(),
+            path: f.path.clone(),
             kind: f.kind,
         })
         .collect()
@@ -565,10 +565,10 @@ impl Projection {
     /// and every field below a kept one (so that a kept object field is read the same way as
     /// with [`Projection::of`]). The other slots of a parsed record are always null.
     pub fn of_kept(fields: &FieldTable, keep: impl Fn(usize) -> bool) -> Projection {
-        let kept: Vec<&[String]> = fields
+        let kept: Vec<&[Box<str>]> = fields
             .iter()
             .filter(|(id, _)| keep(id.0 as usize))
-            .map(|(_, f)| f.path.as_slice())
+            .map(|(_, f)| &*f.path)
             .collect();
         let mut root = ProjNode::default();
         for (id, f) in fields.iter() {
@@ -581,8 +581,7 @@ impl Projection {
                 let pos = match node.keys.iter().position(|(k, _, _)| **k == **seg) {
                     Some(p) => p,
                     None => {
-                        node.keys
-                            .push((seg.clone().into_boxed_str(), None, ProjNode::default()));
+                        node.keys.push((seg.clone(), None, ProjNode::default()));
                         node.keys.len() - 1
                     }
                 };
@@ -1476,7 +1475,7 @@ pub fn host_map<T: HostRecord>(fields: &FieldTable) -> HostMap<T> {
 
 /// True when a dot-separated name is this path: the path's segments joined by dots (without
 /// building the joined string).
-fn path_is(path: &[String], dotted: &str) -> bool {
+fn path_is(path: &[Box<str>], dotted: &str) -> bool {
     let mut rest = dotted;
     for (i, seg) in path.iter().enumerate() {
         if i > 0 {
@@ -1485,7 +1484,7 @@ fn path_is(path: &[String], dotted: &str) -> bool {
                 None => return false,
             }
         }
-        match rest.strip_prefix(seg.as_str()) {
+        match rest.strip_prefix(&**seg) {
             Some(r) => rest = r,
             None => return false,
         }

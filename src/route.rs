@@ -710,7 +710,7 @@ mod tests {
         let slot = |name: &str| {
             set.fields
                 .iter()
-                .find(|(_, f)| f.path == [name])
+                .find(|(_, f)| f.path.len() == 1 && f.path.first().is_some_and(|s| &**s == name))
                 .map(|(id, _)| id.0 as usize)
         };
         let line = br#"{"event":"create","record":{"id":"c1","Email":"a@b.fr","Phone":"+33 6","Mailing_City":"Paris","Mailing_Country":"FR"}}"#;

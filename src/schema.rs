@@ -101,12 +101,14 @@ impl Schema {
     }
 
     /// The field at a path, walking nested objects.
-    pub fn lookup(&self, path: &[String]) -> Option<&Field> {
+    pub fn lookup<S: AsRef<str>>(&self, path: &[S]) -> Option<&Field> {
         let (first, rest) = path.split_first()?;
-        let mut field = self.fields.iter().find(|f| &f.name == first)?;
+        let mut field = self.fields.iter().find(|f| f.name == first.as_ref())?;
         for seg in rest {
             match &field.ty {
-                FieldType::Object(fields) => field = fields.iter().find(|f| &f.name == seg)?,
+                FieldType::Object(fields) => {
+                    field = fields.iter().find(|f| f.name == seg.as_ref())?;
+                }
                 _ => return None,
             }
         }

@@ -32,7 +32,7 @@ impl Access for Bools {
 fn metas() -> Vec<FieldMeta> {
     (0..SLOTS)
         .map(|i| FieldMeta {
-            path: vec![format!("f{i}").into_boxed_str()].into_boxed_slice(),
+            path: vec![format!("f{i}").into_boxed_str()].into(),
             kind: FieldKind::Dynamic,
         })
         .collect()

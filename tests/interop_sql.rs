@@ -115,7 +115,7 @@ const COLUMNS: &[(&str, FieldKind, &str)] = &[
 /// they were written, multi-selects as JSON arrays, booleans as 0/1.
 fn encode(record: &serde_json::Value, name: &str, kind: FieldKind) -> SqlValue {
     let info = FieldInfo {
-        path: vec![name.to_string()],
+        path: vec![Box::from(name)].into(),
         kind,
         schema: Some(0),
     };

@@ -95,7 +95,7 @@ pub struct Universe {
     /// The conditions, compiled.
     pub exprs: Vec<Expr>,
     /// The paths of the fields (for witness records).
-    paths: Vec<Vec<String>>,
+    paths: Vec<crate::ir::FieldPath>,
 }
 
 /// What the conditions say about one field.
@@ -683,7 +683,7 @@ impl Universe {
     }
 }
 
-fn set_path(rec: &mut serde_json::Value, path: &[String], v: serde_json::Value) {
+fn set_path(rec: &mut serde_json::Value, path: &[Box<str>], v: serde_json::Value) {
     let Some((last, init)) = path.split_last() else {
         return;
     };
@@ -696,14 +696,14 @@ fn set_path(rec: &mut serde_json::Value, path: &[String], v: serde_json::Value) 
             return;
         };
         cur = map
-            .entry(seg.clone())
+            .entry(seg.to_string())
             .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
     }
     if !cur.is_object() {
         *cur = serde_json::Value::Object(serde_json::Map::new());
     }
     if let Some(map) = cur.as_object_mut() {
-        map.insert(last.clone(), v);
+        map.insert(last.to_string(), v);
     }
 }
 
@@ -1375,7 +1375,7 @@ mod tests {
                             .collect(),
                         n_opaque,
                         exprs,
-                        paths: vec![Vec::new(); radices.len()],
+                        paths: vec![crate::ir::FieldPath::from([]); radices.len()],
                     },
                 )
             },
@@ -1481,7 +1481,7 @@ mod tests {
                     )
                 })
                 .collect(),
-            paths: vec![Vec::new(); 4],
+            paths: vec![crate::ir::FieldPath::from([]); 4],
         };
         let masks = u.masks();
         let mut index = 0u64;

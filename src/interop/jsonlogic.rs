@@ -890,7 +890,7 @@ impl Importer<'_> {
                     loc,
                 ));
             }
-            if OBJECT_MEMBERS.contains(&seg.as_str()) {
+            if OBJECT_MEMBERS.contains(&&**seg) {
                 return Err(refuse(
                     "var",
                     format!(
@@ -900,9 +900,7 @@ impl Importer<'_> {
                 ));
             }
             let numeric = seg.chars().all(|c| c.is_ascii_digit());
-            if self.schema.is_none()
-                && i > 0
-                && (numeric || STRING_ARRAY_MEMBERS.contains(&seg.as_str()))
+            if self.schema.is_none() && i > 0 && (numeric || STRING_ARRAY_MEMBERS.contains(&&**seg))
             {
                 return Err(refuse(
                     "var",
@@ -2065,11 +2063,11 @@ impl Exporter<'_> {
                 for (i, seg) in info.path.iter().enumerate() {
                     let bad = seg.is_empty()
                         || seg.contains('.')
-                        || OBJECT_MEMBERS.contains(&seg.as_str())
+                        || OBJECT_MEMBERS.contains(&&**seg)
                         || (dynamic
                             && i > 0
                             && (seg.chars().all(|c| c.is_ascii_digit())
-                                || STRING_ARRAY_MEMBERS.contains(&seg.as_str())));
+                                || STRING_ARRAY_MEMBERS.contains(&&**seg)));
                     if bad {
                         return Err(no(
                             node,
