@@ -264,7 +264,7 @@ impl TestOp {
 #[derive(Debug, Clone)]
 pub enum Literal {
     /// `"text"` (escapes decoded)
-    Str(String),
+    Str(crate::record::CompactStr),
     /// `42`
     Int(i64),
     /// `1000.50`

@@ -161,20 +161,20 @@ pub enum StrSet {
 
 impl StrSet {
     /// Builds a set from sorted, deduplicated strings.
-    pub fn new(items: &[String]) -> StrSet {
+    pub fn new<S: AsRef<str>>(items: &[S]) -> StrSet {
         match items.len() {
-            0..=8 => StrSet::Few(items.iter().map(|s| StrConst::new(s)).collect()),
-            9..=64 if items.iter().all(|s| s.len() <= 8) => {
+            0..=8 => StrSet::Few(items.iter().map(|s| StrConst::new(s.as_ref())).collect()),
+            9..=64 if items.iter().all(|s| s.as_ref().len() <= 8) => {
                 let mut keys: Vec<(usize, u64)> = items
                     .iter()
-                    .map(|s| (s.len(), short_key(s.as_bytes())))
+                    .map(|s| (s.as_ref().len(), short_key(s.as_ref().as_bytes())))
                     .collect();
                 keys.sort_unstable();
                 keys.dedup();
                 StrSet::ShortSorted(keys.into_boxed_slice())
             }
-            9..=64 => StrSet::Sorted(items.iter().map(|s| s.clone().into_boxed_str()).collect()),
-            _ => StrSet::Hashed(items.iter().map(|s| s.clone().into_boxed_str()).collect()),
+            9..=64 => StrSet::Sorted(items.iter().map(|s| Box::from(s.as_ref())).collect()),
+            _ => StrSet::Hashed(items.iter().map(|s| Box::from(s.as_ref())).collect()),
         }
     }
 
@@ -952,7 +952,7 @@ fn slot_of(n: &Node) -> Option<usize> {
 
 fn const_str(n: &Node) -> Option<Box<str>> {
     match &n.kind {
-        NodeKind::Const(Value::Str(s)) => Some(s.clone().into_boxed_str()),
+        NodeKind::Const(Value::Str(s)) => Some(s.as_str().into()),
         _ => None,
     }
 }

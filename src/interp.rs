@@ -308,9 +308,9 @@ fn call(func: Func, args: &[Node], env: &Env<'_>, child: Child<'_>) -> Value {
     let vals = children(args, child);
     let arg = vals.first().cloned().unwrap_or(Value::Null);
     match (func, arg) {
-        (Func::Lower, Value::Str(s)) => Value::Str(s.to_lowercase()),
-        (Func::Upper, Value::Str(s)) => Value::Str(s.to_uppercase()),
-        (Func::Trim, Value::Str(s)) => Value::Str(s.trim().to_string()),
+        (Func::Lower, Value::Str(s)) => Value::Str(s.to_lowercase().into()),
+        (Func::Upper, Value::Str(s)) => Value::Str(s.to_uppercase().into()),
+        (Func::Trim, Value::Str(s)) => Value::Str(s.trim().into()),
         (Func::Len, Value::Str(s)) => Value::Int(s.chars().count() as i64),
         (Func::Len, Value::List(l)) => Value::Int(l.len() as i64),
         (Func::Today, _) => Value::Date(env.now.date_naive()),

@@ -476,7 +476,7 @@ pub fn read_json(raw: Option<&serde_json::Value>, info: &FieldInfo) -> Read {
     };
     let value = match (info.kind, raw) {
         (FieldKind::Dynamic, v) => Value::from_json(v),
-        (FieldKind::Text, serde_json::Value::String(s)) => Value::Str(s.clone()),
+        (FieldKind::Text, serde_json::Value::String(s)) => Value::Str(s.as_str().into()),
         (FieldKind::Integer | FieldKind::Decimal, serde_json::Value::Number(n)) => value::number(n),
         (FieldKind::Boolean, serde_json::Value::Bool(b)) => Value::Bool(*b),
         (FieldKind::Date, serde_json::Value::String(s)) => match value::parse_date(s) {
@@ -501,7 +501,7 @@ pub fn read_json(raw: Option<&serde_json::Value>, info: &FieldInfo) -> Read {
             let mut out = Vec::with_capacity(items.len());
             for item in items {
                 match item {
-                    serde_json::Value::String(s) => out.push(Value::Str(s.clone())),
+                    serde_json::Value::String(s) => out.push(Value::Str(s.as_str().into())),
                     _ => return mismatch(),
                 }
             }

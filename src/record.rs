@@ -123,7 +123,7 @@ impl<'a> Val<'a> {
             Val::Bool(b) => Value::Bool(*b),
             Val::Int(i) => Value::Int(*i),
             Val::Dec(f) => Value::Dec(*f),
-            Val::Str(s) => Value::Str(s.to_string()),
+            Val::Str(s) => Value::Str(s.as_ref().into()),
             Val::Date(d) => Value::Date(*d),
             Val::DateTime(d) => Value::DateTime(*d),
             Val::List(l) => Value::List(l.iter().map(|v| v.to_value()).collect()),
@@ -399,6 +399,70 @@ impl PartialEq for CompactStr {
 }
 
 impl Eq for CompactStr {}
+
+impl PartialEq<str> for CompactStr {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for CompactStr {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for CompactStr {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialOrd for CompactStr {
+    fn partial_cmp(&self, other: &CompactStr) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+// Ordered as its `str`, like `String`.
+impl Ord for CompactStr {
+    fn cmp(&self, other: &CompactStr) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl AsRef<str> for CompactStr {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for CompactStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for CompactStr {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl From<CompactStr> for String {
+    fn from(s: CompactStr) -> String {
+        s.as_str().to_string()
+    }
+}
+
+impl From<CompactStr> for Box<str> {
+    fn from(s: CompactStr) -> Box<str> {
+        match s.0 {
+            StrRepr::Inline(a) => a.as_str().into(),
+            StrRepr::Heap(b) => b,
+        }
+    }
+}
 
 // Hashed as its `str`, so that a set of compact strings is searched by `&str` (`Borrow`).
 impl std::hash::Hash for CompactStr {

@@ -85,7 +85,7 @@ pub enum Value {
     /// A 64-bit float.
     Dec(f64),
     /// A string.
-    Str(String),
+    Str(crate::record::CompactStr),
     /// A calendar date.
     Date(NaiveDate),
     /// An instant with the offset it was written with.
@@ -150,7 +150,7 @@ impl Value {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => number(n),
-            serde_json::Value::String(s) => Value::Str(s.clone()),
+            serde_json::Value::String(s) => Value::Str(s.as_str().into()),
             serde_json::Value::Array(items) => {
                 Value::List(items.iter().map(Value::from_json).collect())
             }
@@ -166,7 +166,7 @@ impl Value {
             Value::Int(i) => serde_json::Value::from(*i),
             Value::Dec(f) => serde_json::Number::from_f64(*f)
                 .map_or(serde_json::Value::Null, serde_json::Value::Number),
-            Value::Str(s) => serde_json::Value::String(s.clone()),
+            Value::Str(s) => serde_json::Value::String(s.to_string()),
             Value::Date(d) => serde_json::Value::String(d.format("%Y-%m-%d").to_string()),
             Value::DateTime(d) => serde_json::Value::String(d.to_rfc3339()),
             Value::List(l) => serde_json::Value::Array(l.iter().map(Value::to_json).collect()),
@@ -188,7 +188,7 @@ impl fmt::Display for Value {
                     write!(f, "{s}.0")
                 }
             }
-            Value::Str(s) => write!(f, "{}", serde_json::Value::String(s.clone())),
+            Value::Str(s) => write!(f, "{}", serde_json::Value::String(s.to_string())),
             Value::Date(d) => write!(f, "@{}", d.format("%Y-%m-%d")),
             Value::DateTime(d) => write!(f, "@{}", d.to_rfc3339()),
             Value::List(items) => {

@@ -121,7 +121,7 @@ fn encode(record: &serde_json::Value, name: &str, kind: FieldKind) -> SqlValue {
     };
     match read_field(record, &info).value {
         Value::Null => SqlValue::Null,
-        Value::Str(s) => SqlValue::Text(s),
+        Value::Str(s) => SqlValue::Text(s.into()),
         Value::Int(i) => SqlValue::Integer(i),
         Value::Dec(f) => SqlValue::Real(f),
         Value::Bool(b) => SqlValue::Integer(i64::from(b)),

@@ -172,7 +172,7 @@ fn decimal() -> impl Strategy<Value = f64> {
 
 fn literal() -> impl Strategy<Value = Literal> {
     prop_oneof![
-        tricky_string().prop_map(Literal::Str),
+        tricky_string().prop_map(|s| Literal::Str(s.into())),
         any::<i64>().prop_map(Literal::Int),
         prop::sample::select(vec![i64::MIN, -1, 0, 1, i64::MAX]).prop_map(Literal::Int),
         decimal().prop_map(Literal::Dec),
@@ -332,7 +332,7 @@ fn print_then_parse_corner_cases() {
                 span: Span::default(),
             }],
         }),
-        lit(Literal::Str("\u{0}\"\\\n\r\t\u{1b}\u{85}😀#".to_string())),
+        lit(Literal::Str("\u{0}\"\\\n\r\t\u{1b}\u{85}😀#".into())),
         lit(Literal::Date(NaiveDate::from_ymd_opt(0, 1, 1).unwrap())),
         lit(Literal::DateTime(
             FixedOffset::east_opt(-(23 * 3600 + 59 * 60))

@@ -236,7 +236,7 @@ impl<'n> Collect<'_, 'n> {
                 let i = self.field(*id);
                 if let Some(m) = self.mentions.get_mut(i) {
                     match p {
-                        Pred::Str(s) => m.strings.extend(s.set.iter().cloned()),
+                        Pred::Str(s) => m.strings.extend(s.set.iter().map(|x| x.to_string())),
                         // A predicate with no bound (the full or the empty domain) still
                         // makes the class matter: give it one point so atoms of the class exist.
                         Pred::Num(r) => {
@@ -310,11 +310,11 @@ impl<'n> Collect<'_, 'n> {
         };
         let strs = |c: &Node| -> Vec<String> {
             match &c.kind {
-                NodeKind::Const(Value::Str(s)) => vec![s.clone()],
+                NodeKind::Const(Value::Str(s)) => vec![s.to_string()],
                 NodeKind::Const(Value::List(items)) => items
                     .iter()
                     .filter_map(|v| match v {
-                        Value::Str(s) => Some(s.clone()),
+                        Value::Str(s) => Some(s.to_string()),
                         _ => None,
                     })
                     .take(8)
@@ -922,7 +922,7 @@ fn field_atoms(
                         let Some(text) = time_text(cand, how) else {
                             continue;
                         };
-                        let ok = crate::opt::pred::instant_of(&Value::Str(text.clone()))
+                        let ok = crate::opt::pred::instant_of(&Value::Str(text.as_str().into()))
                             .is_some_and(|i| set.contains(&i));
                         if ok && !mentioned(&text) {
                             push(serde_json::Value::String(text));

@@ -2129,7 +2129,7 @@ impl Exporter<'_> {
                 serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
                 VKind::Num,
             ),
-            Value::Str(s) => (J::String(s.clone()), VKind::Text),
+            Value::Str(s) => (J::String(s.to_string()), VKind::Text),
             Value::Date(d) => {
                 use chrono::Datelike;
                 if !(0..=9999).contains(&d.year()) {

@@ -107,7 +107,7 @@ pub(crate) mod build {
 
     /// A string literal.
     pub fn str(s: &str) -> Expr {
-        lit(Literal::Str(s.to_string()))
+        lit(Literal::Str(s.into()))
     }
 
     /// `true` or `false`.

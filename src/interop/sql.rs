@@ -532,7 +532,7 @@ impl<'a> Tr<'a> {
                 let mut strings = Vec::with_capacity(items.len());
                 for item in items {
                     match item {
-                        Value::Str(s) => strings.push(serde_json::Value::String(s.clone())),
+                        Value::Str(s) => strings.push(serde_json::Value::String(s.to_string())),
                         _ => {
                             return Err(Refusal::new(
                                 "a list value",
@@ -846,7 +846,7 @@ impl<'a> Tr<'a> {
                     let json = serde_json::Value::Array(
                         have.iter()
                             .filter_map(|v| match v {
-                                Value::Str(s) => Some(serde_json::Value::String(s.clone())),
+                                Value::Str(s) => Some(serde_json::Value::String(s.to_string())),
                                 _ => None,
                             })
                             .collect(),

@@ -4,6 +4,7 @@
 //! meaning of any `and`/`or` of comparisons of one field with constants of one class. So merging
 //! them is exact under SQL's logic.
 
+use crate::record::CompactStr;
 use crate::value::{self, Truth, Value};
 use chrono::{DateTime, FixedOffset};
 use std::cmp::Ordering;
@@ -321,11 +322,11 @@ pub struct StrPred {
     /// True for "not in".
     pub negated: bool,
     /// Sorted, deduplicated.
-    pub set: Vec<String>,
+    pub set: Vec<CompactStr>,
 }
 
 impl StrPred {
-    fn new(negated: bool, mut set: Vec<String>) -> StrPred {
+    fn new(negated: bool, mut set: Vec<CompactStr>) -> StrPred {
         set.sort();
         set.dedup();
         StrPred { negated, set }
@@ -337,9 +338,11 @@ impl StrPred {
 
     fn and(&self, o: &StrPred) -> StrPred {
         // Both sets are sorted: binary searches keep this O(n log n) for long lists.
-        let has = |b: &[String], x: &String| b.binary_search(x).is_ok();
-        let inter = |a: &[String], b: &[String]| a.iter().filter(|x| has(b, x)).cloned().collect();
-        let minus = |a: &[String], b: &[String]| a.iter().filter(|x| !has(b, x)).cloned().collect();
+        let has = |b: &[CompactStr], x: &CompactStr| b.binary_search(x).is_ok();
+        let inter =
+            |a: &[CompactStr], b: &[CompactStr]| a.iter().filter(|x| has(b, x)).cloned().collect();
+        let minus =
+            |a: &[CompactStr], b: &[CompactStr]| a.iter().filter(|x| !has(b, x)).cloned().collect();
         match (self.negated, o.negated) {
             (false, false) => StrPred::new(false, inter(&self.set, &o.set)),
             (false, true) => StrPred::new(false, minus(&self.set, &o.set)),
@@ -367,9 +370,11 @@ impl StrPred {
 
     /// Disjunction: the same set as `not(not(self) and not(o))`, without the three copies.
     fn or(&self, o: &StrPred) -> StrPred {
-        let has = |b: &[String], x: &String| b.binary_search(x).is_ok();
-        let inter = |a: &[String], b: &[String]| a.iter().filter(|x| has(b, x)).cloned().collect();
-        let minus = |a: &[String], b: &[String]| a.iter().filter(|x| !has(b, x)).cloned().collect();
+        let has = |b: &[CompactStr], x: &CompactStr| b.binary_search(x).is_ok();
+        let inter =
+            |a: &[CompactStr], b: &[CompactStr]| a.iter().filter(|x| has(b, x)).cloned().collect();
+        let minus =
+            |a: &[CompactStr], b: &[CompactStr]| a.iter().filter(|x| !has(b, x)).cloned().collect();
         match (self.negated, o.negated) {
             (false, false) => StrPred::new(false, [self.set.as_slice(), &o.set].concat()),
             (false, true) => StrPred::new(true, minus(&o.set, &self.set)),
@@ -409,7 +414,7 @@ impl Pred {
     }
 
     /// `x in set` over strings.
-    pub fn str_in(negated: bool, set: Vec<String>) -> Pred {
+    pub fn str_in(negated: bool, set: Vec<CompactStr>) -> Pred {
         Pred::Str(StrPred::new(negated, set))
     }
 

@@ -474,7 +474,7 @@ impl<'s> Reader<'s> {
                 ExprKind::Paren(Box::new(inner))
             }
             b'[' => self.list()?,
-            b'"' => ExprKind::Literal(Literal::Str(self.string()?.value)),
+            b'"' => ExprKind::Literal(Literal::Str(self.string()?.value.into())),
             b'@' => {
                 let n = self.at_literal_len();
                 let value = at_literal_value(self.text(self.pos, self.pos + n))?;

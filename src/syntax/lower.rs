@@ -587,7 +587,7 @@ impl<'s> Lowerer<'s> {
         let span = span_of(&pair);
         let text = pair.as_str();
         Some(match pair.as_rule() {
-            Rule::string => Literal::Str(self.string(pair)),
+            Rule::string => Literal::Str(self.string(pair).into()),
             Rule::bad_single_quoted => {
                 let inner = text.trim_start_matches('\'').trim_end_matches('\'');
                 self.error(
@@ -598,7 +598,7 @@ impl<'s> Lowerer<'s> {
                             inner.replace('\\', "\\\\").replace('"', "\\\"")
                         )),
                 );
-                Literal::Str(inner.to_string())
+                Literal::Str(inner.into())
             }
             Rule::unterminated_string => {
                 self.error(
@@ -606,7 +606,7 @@ impl<'s> Lowerer<'s> {
                         .with_label("this string has no closing quote")
                         .with_help("add a closing `\"` before the end of the line"),
                 );
-                Literal::Str(String::new())
+                Literal::Str("".into())
             }
             Rule::number => self.number(text, span)?,
             Rule::duration => match duration_value(text) {
@@ -936,7 +936,10 @@ impl<'s> Lowerer<'s> {
                 Some(Expr {
                     kind: ExprKind::Literal(Literal::Str(value)),
                     ..
-                }) => values.push(StrLit { value, span }),
+                }) => values.push(StrLit {
+                    value: value.into(),
+                    span,
+                }),
                 Some(_) => self.error(
                     Diagnostic::error(Code::InvalidList, span, "picklist values must be strings")
                         .with_help("write each value in double quotes"),
