@@ -392,7 +392,7 @@ impl Path {
 #[derive(Debug, Clone)]
 pub struct Segment {
     /// The field name (without back quotes).
-    pub name: String,
+    pub name: crate::record::CompactStr,
     /// Where it is.
     pub span: Span,
 }
@@ -409,7 +409,7 @@ impl Segment {
     /// any position).
     pub fn display(&self) -> String {
         if is_bare_ident(&self.name) && !CONTEXTUAL_KEYWORDS.contains(&self.name.as_str()) {
-            self.name.clone()
+            self.name.to_string()
         } else {
             format!("`{}`", self.name)
         }

@@ -104,7 +104,7 @@ fn path() -> impl Strategy<Value = Path> {
         segments: names
             .into_iter()
             .map(|name| Segment {
-                name,
+                name: name.into(),
                 span: Span::default(),
             })
             .collect(),
@@ -278,7 +278,7 @@ proptest! {
 #[test]
 fn print_then_parse_corner_cases() {
     let seg = |name: &str| Segment {
-        name: name.to_string(),
+        name: name.into(),
         span: Span::default(),
     };
     let path = |names: &[&str]| {

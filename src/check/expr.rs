@@ -433,7 +433,7 @@ impl<'a> ExprChecker<'a> {
             let id = self.fields.intern_path(None, segs, FieldKind::Dynamic);
             return Some(Self::node(NodeKind::Field(id), Ty::Any, span));
         };
-        let names: Vec<String> = p.segments.iter().map(|s| s.name.clone()).collect();
+        let names: Vec<String> = p.segments.iter().map(|s| s.name.to_string()).collect();
         match schema.lookup(&names) {
             Some(field) => {
                 let (ty, kind) = field_ty(&field.ty);
@@ -449,7 +449,7 @@ impl<'a> ExprChecker<'a> {
 
     fn unknown_field(&mut self, schema: &Schema, p: &ast::Path) {
         // Find the first segment that does not resolve.
-        let names: Vec<String> = p.segments.iter().map(|s| s.name.clone()).collect();
+        let names: Vec<String> = p.segments.iter().map(|s| s.name.to_string()).collect();
         for (i, seg) in p.segments.iter().enumerate() {
             let prefix = names.get(..i).unwrap_or(&[]);
             let Some(level) = schema.fields_at(prefix) else {
@@ -468,7 +468,7 @@ impl<'a> ExprChecker<'a> {
                 );
                 return;
             };
-            if level.iter().any(|f| f.name == seg.name) {
+            if level.iter().any(|f| f.name == *seg.name) {
                 continue;
             }
             let what = if prefix.is_empty() {
@@ -733,7 +733,8 @@ impl<'a> ExprChecker<'a> {
         let field_note = |e: &ast::Expr, t: &Ty| -> String {
             match (&e.kind, self.schema) {
                 (ExprKind::Path(p), Some((_, s))) => {
-                    let names: Vec<String> = p.segments.iter().map(|x| x.name.clone()).collect();
+                    let names: Vec<String> =
+                        p.segments.iter().map(|x| x.name.to_string()).collect();
                     match s.lookup(&names) {
                         Some(f) => format!("`{}` is declared {}", p.display(), f.ty.name()),
                         None => format!("{} is {}", describe(e), a_ty(t)),

@@ -253,7 +253,7 @@ fn field_decls(cx: &mut Ctx<'_>, src: SourceId, decls: &[ast::FieldDecl]) -> Vec
                         format!("unknown field type `{}`", ident.name),
                     )
                     .with_label("not a field type");
-                    cx.poisoned.push(decl.name.name.clone());
+                    cx.poisoned.push(decl.name.name.to_string());
                     let all = FieldType::SIMPLE_NAMES.iter().copied().chain([
                         "picklist",
                         "multiselect",
@@ -307,7 +307,7 @@ fn field_decls(cx: &mut Ctx<'_>, src: SourceId, decls: &[ast::FieldDecl]) -> Vec
             TypeExpr::Object(inner) => FieldType::Object(field_decls(cx, src, inner)),
         };
         out.push(Field {
-            name: decl.name.name.clone(),
+            name: decl.name.name.to_string(),
             ty,
         });
     }
@@ -762,7 +762,7 @@ fn identity(
                     .iter()
                     .map(|p| {
                         (
-                            p.segments.iter().map(|s| s.name.clone()).collect(),
+                            p.segments.iter().map(|s| s.name.to_string()).collect(),
                             p.span(),
                         )
                     })

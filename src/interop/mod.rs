@@ -93,7 +93,7 @@ pub(crate) mod build {
             segments: segments
                 .iter()
                 .map(|s| ast::Segment {
-                    name: s.clone(),
+                    name: s.as_str().into(),
                     span: Span::default(),
                 })
                 .collect(),

@@ -558,7 +558,7 @@ impl<'s> Reader<'s> {
             }
             self.bump(n + 2);
             return Some(Segment {
-                name: self.text(start + 1, start + 1 + n).to_string(),
+                name: self.text(start + 1, start + 1 + n).into(),
                 span: Span::new(start, self.pos),
             });
         }
@@ -568,7 +568,7 @@ impl<'s> Reader<'s> {
         }
         self.bump(n);
         Some(Segment {
-            name: self.text(start, self.pos).to_string(),
+            name: self.text(start, self.pos).into(),
             span: Span::new(start, self.pos),
         })
     }
@@ -752,7 +752,7 @@ impl<'s> Reader<'s> {
             self.ident()?.name
         };
         let name = Segment {
-            name,
+            name: name.into(),
             span: Span::new(start, self.last),
         };
         self.trivia();

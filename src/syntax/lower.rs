@@ -580,7 +580,10 @@ impl<'s> Lowerer<'s> {
             }
             _ => text.to_string(),
         };
-        Some(Segment { name, span })
+        Some(Segment {
+            name: name.into(),
+            span,
+        })
     }
 
     fn literal(&mut self, pair: Pair<'_, Rule>) -> Option<Literal> {
@@ -855,7 +858,7 @@ impl<'s> Lowerer<'s> {
         };
         Some(FieldDecl {
             name: Segment {
-                name,
+                name: name.into(),
                 span: name_span,
             },
             ty,
