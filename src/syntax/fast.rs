@@ -474,7 +474,7 @@ impl<'s> Reader<'s> {
                 ExprKind::Paren(Box::new(inner))
             }
             b'[' => self.list()?,
-            b'"' => ExprKind::Literal(Literal::Str(self.string()?.value.into())),
+            b'"' => ExprKind::Literal(Literal::Str(self.string_value()?.into())),
             b'@' => {
                 let n = self.at_literal_len();
                 let value = at_literal_value(self.text(self.pos, self.pos + n))?;
@@ -661,6 +661,17 @@ impl<'s> Reader<'s> {
     /// A double-quoted string whose escapes decode without a diagnostic.
     fn string(&mut self) -> Option<StrLit> {
         let start = self.pos;
+        let value = self.string_value()?.into_owned();
+        Some(StrLit {
+            value,
+            span: Span::new(start, self.pos),
+        })
+    }
+
+    /// The decoded text of the string literal at the cursor, borrowed from the source when it
+    /// has no escape (a condition's literal is then stored without a copy on the heap).
+    fn string_value(&mut self) -> Option<std::borrow::Cow<'s, str>> {
+        let start = self.pos;
         let body_start = start + 1;
         let mut i = body_start;
         let mut escaped = false;
@@ -687,15 +698,12 @@ impl<'s> Reader<'s> {
             if !diags.is_empty() {
                 return None;
             }
-            v
+            std::borrow::Cow::Owned(v)
         } else {
-            body.to_string()
+            std::borrow::Cow::Borrowed(body)
         };
         self.bump(i + 1 - start);
-        Some(StrLit {
-            value,
-            span: Span::new(start, self.pos),
-        })
+        Some(value)
     }
 
     // -----------------------------------------------------------------------------------------
