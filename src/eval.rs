@@ -52,7 +52,7 @@ impl<'a, R: Access + ?Sized> Ctx<'a, R> {
 
 impl Program {
     /// Evaluates the program on a record.
-    #[inline]
+    #[inline(always)]
     pub fn eval<R: Access + ?Sized>(&self, record: &R, now: DateTime<Utc>) -> Truth {
         let ctx = Ctx {
             record,

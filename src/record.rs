@@ -269,6 +269,13 @@ pub struct JsonRecord<'a>(pub &'a serde_json::Value);
 impl JsonRecord<'_> {
     #[inline]
     fn find(&self, field: &FieldMeta) -> Option<&serde_json::Value> {
+        // Most fields are top-level: one lookup, no loop.
+        if let [seg] = &*field.path {
+            return match self.0 {
+                serde_json::Value::Object(m) => m.get(&**seg),
+                _ => None,
+            };
+        }
         let mut cur = self.0;
         for seg in field.path.iter() {
             match cur {
