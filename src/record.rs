@@ -679,10 +679,19 @@ impl Projection {
 }
 
 /// A record that holds only the fields a rule set reads, typed and indexed by slot.
+///
+/// Up to [`INLINE_VALS`] values are stored in the record itself (128 bytes, two cache lines),
+/// more on the heap. A condition reads a few fields, so a slice of its records is usually one
+/// contiguous array, read front to back: with a heap block per record, scattered wherever the
+/// allocator found room, each record cost a cache miss, and that miss was most of the time of
+/// an evaluation (docs/performance.md, session 8).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CompactRecord {
-    vals: Vec<CVal>,
+    vals: smallvec::SmallVec<[CVal; INLINE_VALS]>,
 }
+
+/// The number of values a [`CompactRecord`] holds without a heap allocation.
+pub const INLINE_VALS: usize = 5;
 
 impl CompactRecord {
     /// Parses a JSON object from bytes, keeping only the projected fields. Fails on invalid
@@ -821,7 +830,7 @@ impl Access for CompactRecord {
 /// Deserializes an object, storing projected fields into their slots.
 struct ObjectSeed<'p, 'v> {
     node: &'p ProjNode,
-    vals: &'v mut Vec<CVal>,
+    vals: &'v mut [CVal],
 }
 
 impl<'de> DeserializeSeed<'de> for ObjectSeed<'_, '_> {
@@ -936,7 +945,7 @@ impl<'de> Visitor<'de> for StrictObject<'_, '_> {
 struct ValueSeed<'p, 'v> {
     leaf: Option<(usize, FieldKind)>,
     children: &'p ProjNode,
-    vals: &'v mut Vec<CVal>,
+    vals: &'v mut [CVal],
 }
 
 impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_> {
@@ -995,7 +1004,7 @@ impl CompactRecord {
 type R<T> = Result<T, Bail>;
 
 /// [`ObjectSeed::visit_map`] on the fast path, at the object's `{`.
-fn fast_object(node: &ProjNode, vals: &mut Vec<CVal>, de: &mut Fast<'_>) -> R<()> {
+fn fast_object(node: &ProjNode, vals: &mut [CVal], de: &mut Fast<'_>) -> R<()> {
     de.open()?;
     let mut first = true;
     while de.next_item(b'}', &mut first)? {
@@ -1584,6 +1593,38 @@ mod tests {
             serde_json::json!({"k0": "nested", "k1": "no field"}),
         );
         (fields, serde_json::Value::Object(obj))
+    }
+
+    #[test]
+    fn a_few_values_are_held_in_the_record_and_more_on_the_heap() {
+        // Five values inline: a slice of records is one array of 128-byte records.
+        assert_eq!(std::mem::size_of::<CompactRecord>(), 128);
+        // A record reused across projections of every size, growing past what it holds
+        // inline and shrinking back, reads what the last parse stored.
+        let mut rec = CompactRecord::default();
+        for n in [2, INLINE_VALS - 1, INLINE_VALS, 9, 3, 40, INLINE_VALS] {
+            let (fields, json) = wide(n);
+            let Ok(bytes) = serde_json::to_vec(&json) else {
+                unreachable!("a JSON value serializes")
+            };
+            let projection = Projection::of(&fields);
+            assert!(rec.parse_into(&bytes, &projection).is_ok(), "{n}");
+            assert_eq!(rec, CompactRecord::from_json(&json, &fields), "{n}");
+            assert_eq!(rec.vals.len(), n + 1, "{n}");
+            // A new record spills only past the inline values (a reused one keeps its
+            // storage, as a vector keeps its capacity).
+            let new = CompactRecord::parse(&bytes, &projection);
+            assert_eq!(
+                new.map(|r| r.vals.spilled()).ok(),
+                Some(n + 1 > INLINE_VALS),
+                "{n}"
+            );
+            let last = format!("v{}", n - 1);
+            assert!(
+                matches!(rec.get(n - 1), CVal::Str(s) if s == last.as_str()),
+                "{n}"
+            );
+        }
     }
 
     #[test]
