@@ -11,8 +11,9 @@
 //! after every step that can lead to it.
 //!
 //! Invariant: each record gets the truth that evaluating it alone gives. Only the order of tests
-//! across records changes, not which tests a record goes through (tests/batch.rs compares
-//! them on generated conditions and records of every kind).
+//! across records changes, not which tests a record goes through (tests/opt_diff.rs,
+//! `batches_equal_one_by_one`, compares them on generated conditions and records of every
+//! kind).
 
 use super::host::{HostFlat, HostLeaf};
 use super::{Ctx, has_word, is_word, leaf, list_has_str, tv};
@@ -246,6 +247,9 @@ fn test_host_step<T: HostRecord>(
     recs: &[u32],
     parts: &mut Parts,
 ) -> [usize; 3] {
+    if let Some(get) = l.str_getter() {
+        super::host::touch(get, block, recs);
+    }
     match l {
         HostLeaf::Word { get, word: w } => scan(block, recs, parts, |r| {
             get(r).map_or(Truth::Unknown, |s| tv(is_word(s, *w)))

@@ -170,6 +170,40 @@ impl<T: ?Sized> HostFlat<T> {
     }
 }
 
+impl<T: ?Sized> HostLeaf<T> {
+    /// The getter of the string the leaf tests, if it tests one.
+    pub(super) fn str_getter(&self) -> Option<StrGet<T>> {
+        match self {
+            HostLeaf::Word { get, .. }
+            | HostLeaf::Words { get, .. }
+            | HostLeaf::Str { get, .. } => Some(*get),
+            _ => None,
+        }
+    }
+}
+
+/// Reads the first byte of the string `get` gives, for each listed record of a block, before
+/// a step tests them ([`super::batch`]).
+///
+/// A host struct's strings are on the heap, wherever the host allocated them: reading one is
+/// a cache miss, and that miss was most of the time of a record. A loop that only reads has
+/// many records' misses in flight at once, where the loop of the step's test (a getter call,
+/// the test and the sorting of the record by outcome) had few. Only the records that reach
+/// the step are read. Measured in docs/performance.md (session 8).
+#[inline(never)]
+pub(super) fn touch<T>(get: StrGet<T>, block: &[T], recs: &[u32]) {
+    let mut seen = 0u8;
+    for &r in recs {
+        if let Some(rec) = block.get(r as usize) {
+            seen ^= get(rec)
+                .and_then(|s| s.as_bytes().first().copied())
+                .unwrap_or(0);
+        }
+    }
+    // The bytes were read for their cache lines: the sum only keeps the loop.
+    std::hint::black_box(seen);
+}
+
 fn bind_leaf<T: ?Sized>(l: &Leaf, getter: impl Fn(u32) -> Option<Getter<T>>) -> HostLeaf<T> {
     let slot = match l {
         Leaf::Word { slot, .. }
