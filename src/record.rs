@@ -1228,7 +1228,8 @@ pub trait HostRecord {
     /// The value of `FIELDS[index]`.
     fn get(&self, index: usize) -> Val<'_>;
     /// A typed function reading `FIELDS[index]`, when the type has one (the fast path). It
-    /// must agree with [`HostRecord::get`].
+    /// must agree with [`HostRecord::get`], and be a plain read: a batch may call it more
+    /// than once per record (it reads a string ahead, then tests it).
     fn getter(_index: usize) -> Option<Getter<Self>> {
         None
     }
