@@ -680,7 +680,7 @@ impl Projection {
 
 /// A record that holds only the fields a rule set reads, typed and indexed by slot.
 ///
-/// Up to [`INLINE_VALS`] values are stored in the record itself (128 bytes, two cache lines),
+/// Up to [`INLINE_VALS`] values are stored in the record itself (128 bytes in all),
 /// more on the heap. A condition reads a few fields, so a slice of its records is usually one
 /// contiguous array, read front to back: with a heap block per record, scattered wherever the
 /// allocator found room, each record cost a cache miss, and that miss was most of the time of
