@@ -247,9 +247,7 @@ fn test_host_step<T: HostRecord>(
     recs: &[u32],
     parts: &mut Parts,
 ) -> [usize; 3] {
-    if let Some(get) = l.str_getter() {
-        super::host::touch(get, block, recs);
-    }
+    l.touch(block, recs);
     match l {
         HostLeaf::Word { get, word: w } => scan(block, recs, parts, |r| {
             get(r).map_or(Truth::Unknown, |s| tv(is_word(s, *w)))

@@ -170,37 +170,53 @@ impl<T: ?Sized> HostFlat<T> {
     }
 }
 
-impl<T: ?Sized> HostLeaf<T> {
-    /// The getter of the string the leaf tests, if it tests one.
-    pub(super) fn str_getter(&self) -> Option<StrGet<T>> {
+impl<T> HostLeaf<T> {
+    /// Reads what the leaf tests (for a string, its first byte) on each listed record of a
+    /// block, before the step tests them ([`super::batch`]).
+    ///
+    /// A host struct's strings are on the heap, wherever the host allocated them, and its
+    /// other fields are wherever the struct is: reading one is a cache miss, and that miss
+    /// was most of the time of a record. A loop that only reads has many records' misses in
+    /// flight at once, where the loop of the step's test (a getter call, the test and the
+    /// sorting of the record by outcome) had few. Only the records that reach the step are
+    /// read. Measured in docs/performance.md (session 8).
+    pub(super) fn touch(&self, block: &[T], recs: &[u32]) {
         match self {
             HostLeaf::Word { get, .. }
             | HostLeaf::Words { get, .. }
-            | HostLeaf::Str { get, .. } => Some(*get),
-            _ => None,
+            | HostLeaf::Str { get, .. } => touch(block, recs, |r| {
+                get(r)
+                    .and_then(|s| s.as_bytes().first().copied())
+                    .unwrap_or(0)
+            }),
+            HostLeaf::Bool { get, .. } => touch(block, recs, |r| get(r).map_or(2, u8::from)),
+            HostLeaf::Int { get, .. } => touch(block, recs, |r| get(r).map_or(0, |i| i as u8)),
+            HostLeaf::Dec { get, .. } => {
+                touch(block, recs, |r| get(r).map_or(0, |x| x.to_bits() as u8))
+            }
+            HostLeaf::Has { get, .. } => touch(block, recs, |r| {
+                get(r)
+                    .and_then(|l| l.first())
+                    .and_then(|s| s.as_bytes().first().copied())
+                    .unwrap_or(0)
+            }),
+            // Read through the map, at the cost of a conversion: not worth reading twice.
+            HostLeaf::Other(_) => {}
         }
     }
 }
 
-/// Reads the first byte of the string `get` gives, for each listed record of a block, before
-/// a step tests them ([`super::batch`]).
-///
-/// A host struct's strings are on the heap, wherever the host allocated them: reading one is
-/// a cache miss, and that miss was most of the time of a record. A loop that only reads has
-/// many records' misses in flight at once, where the loop of the step's test (a getter call,
-/// the test and the sorting of the record by outcome) had few. Only the records that reach
-/// the step are read. Measured in docs/performance.md (session 8).
+/// Applies `read` to each listed record of the block, in a loop that does nothing else
+/// ([`HostLeaf::touch`]).
 #[inline(never)]
-pub(super) fn touch<T>(get: StrGet<T>, block: &[T], recs: &[u32]) {
+fn touch<T>(block: &[T], recs: &[u32], read: impl Fn(&T) -> u8) {
     let mut seen = 0u8;
     for &r in recs {
         if let Some(rec) = block.get(r as usize) {
-            seen ^= get(rec)
-                .and_then(|s| s.as_bytes().first().copied())
-                .unwrap_or(0);
+            seen ^= read(rec);
         }
     }
-    // The bytes were read for their cache lines: the sum only keeps the loop.
+    // The values were read for their cache lines: the sum only keeps the loop.
     std::hint::black_box(seen);
 }
 
