@@ -625,6 +625,11 @@ fn bench_conditions(cr: &mut Criterion) {
                     .count(),
                 0,
             ),
+            (
+                "herald host struct batch",
+                cond.count_host_matches_seq(&typed, &map, now),
+                0,
+            ),
             {
                 let (m, e) = cel10::count(&cel10_program, &cel10_records, &mut cel10_ctx);
                 ("cel-interpreter", m, e)
@@ -696,6 +701,10 @@ fn bench_conditions(cr: &mut Criterion) {
                     .filter(|c| cond.eval_host(black_box(*c), &map, now) == Truth::True)
                     .count()
             })
+        });
+        // The batch API on one thread (blocks of 256 records, step by step, read ahead).
+        g.bench_function("herald host struct batch", |b| {
+            b.iter(|| cond.count_host_matches_seq(black_box(&typed), &map, now))
         });
         g.bench_function("cel-interpreter", |b| {
             b.iter(|| cel10::count(&cel10_program, black_box(&cel10_records), &mut cel10_ctx))
