@@ -1229,7 +1229,7 @@ pub trait HostRecord {
     fn get(&self, index: usize) -> Val<'_>;
     /// A typed function reading `FIELDS[index]`, when the type has one (the fast path). It
     /// must agree with [`HostRecord::get`], and be a plain read: a batch may call it more
-    /// than once per record (it reads a string ahead, then tests it).
+    /// than once per record (it reads the field ahead, then tests it).
     fn getter(_index: usize) -> Option<Getter<Self>> {
         None
     }
