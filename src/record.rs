@@ -1233,6 +1233,89 @@ pub trait HostRecord {
     fn getter(_index: usize) -> Option<Getter<Self>> {
         None
     }
+    /// Calls `f(r, value)` for each listed record `block[r]`, in order, with the value of
+    /// `FIELDS[index]` as its getter reads it (`None`: null, or no getter of the kind `V`).
+    ///
+    /// This is how a batch reads a field of a block's records ([`crate::eval::batch`]). The
+    /// default calls the getter through its function pointer for each record.
+    /// [`host_record!`](crate::host_record) gives each type a loop per field instead, with
+    /// the getter's own code inlined: the loop is picked once per call, not per record. A
+    /// hand-written implementation may do the same; it must read what
+    /// [`HostRecord::getter`] reads.
+    #[inline(always)]
+    fn each<'b, V: GetterRead<'b, Self>>(
+        block: &'b [Self],
+        recs: &[u32],
+        index: usize,
+        mut f: impl FnMut(u32, Option<V>),
+    ) where
+        Self: Sized,
+    {
+        let g = Self::getter(index);
+        for &r in recs {
+            if let Some(x) = block.get(r as usize) {
+                f(r, g.and_then(|g| V::read(g, x)));
+            }
+        }
+    }
+}
+
+/// A kind of value a [`Getter`] reads: `&str`, `bool`, `i64`, `f64` or `&[String]`
+/// ([`HostRecord::each`]).
+pub trait GetterRead<'a, T: ?Sized>: Sized {
+    /// What `g` reads on `record`, when `g` is a getter of this kind (`None` otherwise, or for
+    /// null).
+    fn read(g: Getter<T>, record: &'a T) -> Option<Self>;
+}
+
+impl<'a, T: ?Sized> GetterRead<'a, T> for &'a str {
+    #[inline(always)]
+    fn read(g: Getter<T>, record: &'a T) -> Option<Self> {
+        match g {
+            Getter::Str(f) => f(record),
+            _ => None,
+        }
+    }
+}
+
+impl<'a, T: ?Sized> GetterRead<'a, T> for bool {
+    #[inline(always)]
+    fn read(g: Getter<T>, record: &'a T) -> Option<Self> {
+        match g {
+            Getter::Bool(f) => f(record),
+            _ => None,
+        }
+    }
+}
+
+impl<'a, T: ?Sized> GetterRead<'a, T> for i64 {
+    #[inline(always)]
+    fn read(g: Getter<T>, record: &'a T) -> Option<Self> {
+        match g {
+            Getter::Int(f) => f(record),
+            _ => None,
+        }
+    }
+}
+
+impl<'a, T: ?Sized> GetterRead<'a, T> for f64 {
+    #[inline(always)]
+    fn read(g: Getter<T>, record: &'a T) -> Option<Self> {
+        match g {
+            Getter::Dec(f) => f(record),
+            _ => None,
+        }
+    }
+}
+
+impl<'a, T: ?Sized> GetterRead<'a, T> for &'a [String] {
+    #[inline(always)]
+    fn read(g: Getter<T>, record: &'a T) -> Option<Self> {
+        match g {
+            Getter::Strings(f) => f(record),
+            _ => None,
+        }
+    }
 }
 
 /// A typed function reading one field of a host struct (see [`HostRecord::getter`]).
@@ -1316,6 +1399,33 @@ macro_rules! host_record {
                     &[$($crate::record::Getter::$kind($get)),*];
                 GETTERS.get(index).copied()
             }
+            // One loop per field, each with its getter's code inlined (a chain of index
+            // tests, which the compiler turns into one jump before the loops).
+            #[inline(always)]
+            #[allow(unused_mut, unused_assignments, unused_variables)]
+            fn each<'b, V: $crate::record::GetterRead<'b, Self>>(
+                block: &'b [Self],
+                recs: &[u32],
+                index: usize,
+                mut f: impl FnMut(u32, Option<V>),
+            ) {
+                let mut i = 0usize;
+                $(
+                    if index == i {
+                        let g = $crate::record::Getter::<$ty>::$kind($get);
+                        for &r in recs {
+                            if let Some(x) = block.get(r as usize) {
+                                f(r, V::read(g, x));
+                            }
+                        }
+                        return;
+                    }
+                    i += 1;
+                )*
+                for &r in recs {
+                    f(r, None);
+                }
+            }
         }
     };
 }
@@ -1372,11 +1482,13 @@ impl<T: ?Sized> HostMap<T> {
         self.slots.iter().map(|s| s.index).collect()
     }
 
-    /// The getter that reads the slot with no conversion, when there is one.
-    fn getter_of(&self, slot: u32) -> Option<Getter<T>> {
-        match self.slots.get(usize::try_from(slot).ok()?)?.read {
-            HostRead::Getter(g) => Some(g),
-            HostRead::Absent | HostRead::Index(_) => None,
+    /// The getter that reads the slot with no conversion, when there is one, with the
+    /// field's index in `T::FIELDS`.
+    fn getter_of(&self, slot: u32) -> Option<(usize, Getter<T>)> {
+        let s = self.slots.get(usize::try_from(slot).ok()?)?;
+        match (s.read, s.index) {
+            (HostRead::Getter(g), Some(i)) => Some((i, g)),
+            _ => None,
         }
     }
 

@@ -8,7 +8,7 @@
 use herald::condition::Condition;
 use herald::interp::{self, Env};
 use herald::opt;
-use herald::record::{HostRecord, JsonRecord, Val, json_dynamic};
+use herald::record::{Getter, HostRecord, JsonRecord, Val, json_dynamic};
 use herald::schema::{Field, FieldType, Schema};
 use herald::value::{FixedClock, Truth};
 use proptest::prelude::*;
@@ -204,6 +204,29 @@ herald::host_record!(Typed {
     "b" => Bool(|t| t.b),
     "o.x" => Int(|t| t.x),
 });
+
+/// The fields of [`Typed`], implemented by hand with getters and no `each` of its own: its
+/// batches read the fields through the trait's default `each`, not the macro's.
+struct Manual(Typed);
+
+impl HostRecord for Manual {
+    const FIELDS: &'static [&'static str] = <Typed as HostRecord>::FIELDS;
+    fn get(&self, index: usize) -> Val<'_> {
+        Self::getter(index).map_or(Val::Null, |g| g.read(self))
+    }
+    fn getter(index: usize) -> Option<Getter<Self>> {
+        Some(match index {
+            0 => Getter::Str(|m| m.0.a.as_deref()),
+            1 => Getter::Str(|m| m.0.s.as_deref()),
+            2 => Getter::Dec(|m| m.0.n),
+            3 => Getter::Str(|m| m.0.d.as_deref()),
+            4 => Getter::Strings(|m| m.0.l.as_deref()),
+            5 => Getter::Bool(|m| m.0.b),
+            6 => Getter::Int(|m| m.0.x),
+            _ => return None,
+        })
+    }
+}
 
 impl Typed {
     /// The typed struct of a record, and the record holding exactly what the struct holds.
@@ -487,6 +510,20 @@ fn check_batch(
         cond.count_host_matches(&typed, &tmap, now),
         typed_one.iter().filter(|t| **t == Truth::True).count(),
         "typed getters, parallel count: {}",
+        src
+    );
+    let manual: Vec<Manual> = typed.into_iter().map(Manual).collect();
+    let mmap = cond.host_map::<Manual>();
+    prop_assert_eq!(
+        &cond.eval_host_batch_seq(&manual, &mmap, now),
+        &typed_one,
+        "hand-written getters: {}",
+        src
+    );
+    prop_assert_eq!(
+        cond.count_host_matches_seq(&manual, &mmap, now),
+        typed_one.iter().filter(|t| **t == Truth::True).count(),
+        "hand-written getters, count: {}",
         src
     );
     Ok(())

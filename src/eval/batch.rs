@@ -18,7 +18,7 @@
 use super::host::{HostFlat, HostLeaf};
 use super::{Ctx, has_word, is_word, leaf, list_has_str, tv};
 use crate::compile::{END_FALSE, END_TRUE, Flat, Leaf, Op, Program, Target, word};
-use crate::record::{Access, HostAccess, HostMap, HostRecord, ListView};
+use crate::record::{Access, GetterRead, HostAccess, HostMap, HostRecord, ListView};
 use crate::value::Truth;
 use chrono::{DateTime, Utc};
 
@@ -211,6 +211,32 @@ fn scan<'b, Rec>(
     [c0, c1, c2]
 }
 
+/// [`scan`] for a leaf bound to a host type's field `at`: the field is read through
+/// [`HostRecord::each`], whose loop has the getter's code inlined; `f` tests a value that is
+/// not null.
+#[inline(never)]
+fn scan_field<'b, T: HostRecord, V: GetterRead<'b, T>>(
+    block: &'b [T],
+    recs: &[u32],
+    parts: &mut Parts,
+    at: usize,
+    f: impl Fn(V) -> Truth,
+) -> [usize; 3] {
+    let [p0, p1, p2] = &mut parts.0;
+    let (mut c0, mut c1, mut c2) = (0usize, 0usize, 0usize);
+    T::each(block, recs, at, |r, v: Option<V>| {
+        let t = v.map_or(Truth::Unknown, &f);
+        // As in `scan`: the counts stay below BLOCK.
+        p0[c0 % BLOCK] = r;
+        p1[c1 % BLOCK] = r;
+        p2[c2 % BLOCK] = r;
+        c0 += usize::from(t == Truth::True);
+        c1 += usize::from(t == Truth::False);
+        c2 += usize::from(t == Truth::Unknown);
+    });
+    [c0, c1, c2]
+}
+
 /// Tests a flat program's step on the listed records of a block: one loop per kind of leaf.
 fn test_step<'b, R: Access>(
     l: &'b Leaf,
@@ -249,20 +275,28 @@ fn test_host_step<T: HostRecord>(
 ) -> [usize; 3] {
     l.touch(block, recs);
     match l {
-        HostLeaf::Word { get, word: w } => scan(block, recs, parts, |r| {
-            get(r).map_or(Truth::Unknown, |s| tv(is_word(s, *w)))
+        HostLeaf::Word { at, word: w, .. } => {
+            scan_field(block, recs, parts, *at, |s: &str| tv(is_word(s, *w)))
+        }
+        HostLeaf::Words { at, words, .. } => scan_field(block, recs, parts, *at, |s: &str| {
+            tv(has_word(words, word(s.as_bytes())))
         }),
-        HostLeaf::Words { get, words } => scan(block, recs, parts, |r| {
-            get(r).map_or(Truth::Unknown, |s| tv(has_word(words, word(s.as_bytes()))))
+        HostLeaf::Str { at, s, .. } => scan_field(block, recs, parts, *at, |v: &str| tv(v == &**s)),
+        HostLeaf::Bool { at, t, f, .. } => scan_field(block, recs, parts, *at, |b: bool| {
+            tv(if b { *t } else { *f })
         }),
-        HostLeaf::Bool { get, t, f } => scan(block, recs, parts, |r| {
-            get(r).map_or(Truth::Unknown, |b| tv(if b { *t } else { *f }))
+        HostLeaf::Int { at, set, .. } => {
+            scan_field(block, recs, parts, *at, |i: i64| tv(set.has_int(i)))
+        }
+        HostLeaf::Dec { at, set, .. } => scan_field(block, recs, parts, *at, |x: f64| {
+            if x.is_nan() {
+                Truth::Unknown
+            } else {
+                tv(set.has_dec(x))
+            }
         }),
-        HostLeaf::Int { get, set } => scan(block, recs, parts, |r| {
-            get(r).map_or(Truth::Unknown, |i| tv(set.has_int(i)))
-        }),
-        HostLeaf::Has { get, s } => scan(block, recs, parts, |r| {
-            get(r).map_or(Truth::Unknown, |l| list_has_str(&ListView::Strings(l), s))
+        HostLeaf::Has { at, s, .. } => scan_field(block, recs, parts, *at, |l: &[String]| {
+            list_has_str(&ListView::Strings(l), s)
         }),
         HostLeaf::Other(l) => scan(block, recs, parts, |record| {
             let access = HostAccess { record, map };
@@ -274,9 +308,6 @@ fn test_host_step<T: HostRecord>(
                     now,
                 },
             )
-        }),
-        _ => scan(block, recs, parts, |r| {
-            super::host::test(l, program, r, map, now)
         }),
     }
 }

@@ -13,7 +13,7 @@
 
 use super::{Ctx, end_truth, has_word, is_word, leaf, list_has_str, tv};
 use crate::compile::{Flat, Leaf, NumSet, Op, Program, StrConst, Target, word};
-use crate::record::{Getter, HostAccess, HostMap, HostRecord, ListView};
+use crate::record::{Getter, GetterRead, HostAccess, HostMap, HostRecord, ListView};
 use crate::value::Truth;
 use chrono::{DateTime, Utc};
 use std::fmt;
@@ -40,32 +40,39 @@ pub(super) struct HostStep<T: ?Sized> {
 pub(super) enum HostLeaf<T: ?Sized> {
     Word {
         get: StrGet<T>,
+        at: usize,
         word: u64,
     },
     Words {
         get: StrGet<T>,
+        at: usize,
         words: Arc<[u64]>,
     },
     Str {
         get: StrGet<T>,
+        at: usize,
         s: Arc<str>,
     },
     Bool {
         get: fn(&T) -> Option<bool>,
+        at: usize,
         t: bool,
         f: bool,
     },
     Int {
         get: fn(&T) -> Option<i64>,
+        at: usize,
         set: Arc<NumSet>,
     },
     Dec {
         get: fn(&T) -> Option<f64>,
+        at: usize,
         set: Arc<NumSet>,
     },
     /// `contains` on a list of strings.
     Has {
         get: for<'a> fn(&'a T) -> Option<&'a [String]>,
+        at: usize,
         s: StrConst,
     },
     /// Read through the map.
@@ -75,33 +82,40 @@ pub(super) enum HostLeaf<T: ?Sized> {
 impl<T: ?Sized> Clone for HostLeaf<T> {
     fn clone(&self) -> Self {
         match self {
-            HostLeaf::Word { get, word } => HostLeaf::Word {
+            HostLeaf::Word { get, at, word } => HostLeaf::Word {
                 get: *get,
+                at: *at,
                 word: *word,
             },
-            HostLeaf::Words { get, words } => HostLeaf::Words {
+            HostLeaf::Words { get, at, words } => HostLeaf::Words {
                 get: *get,
+                at: *at,
                 words: words.clone(),
             },
-            HostLeaf::Str { get, s } => HostLeaf::Str {
+            HostLeaf::Str { get, at, s } => HostLeaf::Str {
                 get: *get,
+                at: *at,
                 s: s.clone(),
             },
-            HostLeaf::Bool { get, t, f } => HostLeaf::Bool {
+            HostLeaf::Bool { get, at, t, f } => HostLeaf::Bool {
                 get: *get,
+                at: *at,
                 t: *t,
                 f: *f,
             },
-            HostLeaf::Int { get, set } => HostLeaf::Int {
+            HostLeaf::Int { get, at, set } => HostLeaf::Int {
                 get: *get,
+                at: *at,
                 set: set.clone(),
             },
-            HostLeaf::Dec { get, set } => HostLeaf::Dec {
+            HostLeaf::Dec { get, at, set } => HostLeaf::Dec {
                 get: *get,
+                at: *at,
                 set: set.clone(),
             },
-            HostLeaf::Has { get, s } => HostLeaf::Has {
+            HostLeaf::Has { get, at, s } => HostLeaf::Has {
                 get: *get,
+                at: *at,
                 s: s.clone(),
             },
             HostLeaf::Other(l) => HostLeaf::Other(l.clone()),
@@ -152,9 +166,13 @@ impl<T: ?Sized> fmt::Debug for HostFlat<T> {
 }
 
 impl<T: ?Sized> HostFlat<T> {
-    /// Binds a flat program to a host type: `getter(slot)` is the getter that reads the slot
-    /// with no conversion for the field's kind, when there is one.
-    pub(crate) fn bind(flat: &Flat, getter: impl Fn(u32) -> Option<Getter<T>>) -> HostFlat<T> {
+    /// Binds a flat program to a host type: `getter(slot)` is the index in `T::FIELDS` and the
+    /// getter of the field that reads the slot with no conversion for its kind, when there is
+    /// one.
+    pub(crate) fn bind(
+        flat: &Flat,
+        getter: impl Fn(u32) -> Option<(usize, Getter<T>)>,
+    ) -> HostFlat<T> {
         let steps = flat
             .steps
             .iter()
@@ -170,35 +188,28 @@ impl<T: ?Sized> HostFlat<T> {
     }
 }
 
-impl<T> HostLeaf<T> {
+impl<T: HostRecord> HostLeaf<T> {
     /// Reads what the leaf tests (for a string, its first byte) on each listed record of a
     /// block, before the step tests them ([`super::batch`]).
     ///
     /// A host struct's strings are on the heap, wherever the host allocated them, and its
     /// other fields are wherever the struct is: reading one is a cache miss, and that miss
     /// was most of the time of a record. A loop that only reads has many records' misses in
-    /// flight at once, where the loop of the step's test (a getter call, the test and the
-    /// sorting of the record by outcome) had few. Only the records that reach the step are
-    /// read. Measured in docs/performance.md (session 8).
+    /// flight at once, where the loop of the step's test (the read, the test and the sorting
+    /// of the record by outcome) had few. Only the records that reach the step are read.
+    /// Measured in docs/performance.md (session 8).
     pub(super) fn touch(&self, block: &[T], recs: &[u32]) {
-        match self {
-            HostLeaf::Word { get, .. }
-            | HostLeaf::Words { get, .. }
-            | HostLeaf::Str { get, .. } => touch(block, recs, |r| {
-                get(r)
-                    .and_then(|s| s.as_bytes().first().copied())
-                    .unwrap_or(0)
-            }),
-            HostLeaf::Bool { get, .. } => touch(block, recs, |r| get(r).map_or(2, u8::from)),
-            HostLeaf::Int { get, .. } => touch(block, recs, |r| get(r).map_or(0, |i| i as u8)),
-            HostLeaf::Dec { get, .. } => {
-                touch(block, recs, |r| get(r).map_or(0, |x| x.to_bits() as u8))
+        match *self {
+            HostLeaf::Word { at, .. } | HostLeaf::Words { at, .. } | HostLeaf::Str { at, .. } => {
+                touch::<T, &str>(block, recs, at, |s| s.as_bytes().first().copied())
             }
-            HostLeaf::Has { get, .. } => touch(block, recs, |r| {
-                get(r)
-                    .and_then(|l| l.first())
-                    .and_then(|s| s.as_bytes().first().copied())
-                    .unwrap_or(0)
+            HostLeaf::Bool { at, .. } => touch::<T, bool>(block, recs, at, |b| Some(u8::from(b))),
+            HostLeaf::Int { at, .. } => touch::<T, i64>(block, recs, at, |i| Some(i as u8)),
+            HostLeaf::Dec { at, .. } => {
+                touch::<T, f64>(block, recs, at, |x| Some(x.to_bits() as u8))
+            }
+            HostLeaf::Has { at, .. } => touch::<T, &[String]>(block, recs, at, |l| {
+                l.first().and_then(|s| s.as_bytes().first().copied())
             }),
             // Read through the map, at the cost of a conversion: not worth reading twice.
             HostLeaf::Other(_) => {}
@@ -206,21 +217,27 @@ impl<T> HostLeaf<T> {
     }
 }
 
-/// Applies `read` to each listed record of the block, in a loop that does nothing else
-/// ([`HostLeaf::touch`]).
+/// Reads the field `at` of each listed record of the block and applies `byte` to it, in a
+/// loop that does nothing else ([`HostLeaf::touch`]).
 #[inline(never)]
-fn touch<T>(block: &[T], recs: &[u32], read: impl Fn(&T) -> u8) {
+fn touch<'b, T: HostRecord, V: GetterRead<'b, T>>(
+    block: &'b [T],
+    recs: &[u32],
+    at: usize,
+    byte: impl Fn(V) -> Option<u8>,
+) {
     let mut seen = 0u8;
-    for &r in recs {
-        if let Some(rec) = block.get(r as usize) {
-            seen ^= read(rec);
-        }
-    }
+    T::each(block, recs, at, |_, v: Option<V>| {
+        seen ^= v.and_then(&byte).unwrap_or(0);
+    });
     // The values were read for their cache lines: the sum only keeps the loop.
     std::hint::black_box(seen);
 }
 
-fn bind_leaf<T: ?Sized>(l: &Leaf, getter: impl Fn(u32) -> Option<Getter<T>>) -> HostLeaf<T> {
+fn bind_leaf<T: ?Sized>(
+    l: &Leaf,
+    getter: impl Fn(u32) -> Option<(usize, Getter<T>)>,
+) -> HostLeaf<T> {
     let slot = match l {
         Leaf::Word { slot, .. }
         | Leaf::Words { slot, .. }
@@ -233,27 +250,47 @@ fn bind_leaf<T: ?Sized>(l: &Leaf, getter: impl Fn(u32) -> Option<Getter<T>>) -> 
         },
     };
     let other = || HostLeaf::Other(l.clone());
-    let Some(g) = slot.and_then(getter) else {
+    let Some((at, g)) = slot.and_then(getter) else {
         return other();
     };
     match (l, g) {
-        (Leaf::Word { word, .. }, Getter::Str(get)) => HostLeaf::Word { get, word: *word },
+        (Leaf::Word { word, .. }, Getter::Str(get)) => HostLeaf::Word {
+            get,
+            at,
+            word: *word,
+        },
         (Leaf::Words { words, .. }, Getter::Str(get)) => HostLeaf::Words {
             get,
+            at,
             words: words.clone(),
         },
-        (Leaf::Str { s, .. }, Getter::Str(get)) => HostLeaf::Str { get, s: s.clone() },
-        (Leaf::Bool { t, f, .. }, Getter::Bool(get)) => HostLeaf::Bool { get, t: *t, f: *f },
+        (Leaf::Str { s, .. }, Getter::Str(get)) => HostLeaf::Str {
+            get,
+            at,
+            s: s.clone(),
+        },
+        (Leaf::Bool { t, f, .. }, Getter::Bool(get)) => HostLeaf::Bool {
+            get,
+            at,
+            t: *t,
+            f: *f,
+        },
         (Leaf::Num { set, .. }, Getter::Int(get)) => HostLeaf::Int {
             get,
+            at,
             set: set.clone(),
         },
         (Leaf::Num { set, .. }, Getter::Dec(get)) => HostLeaf::Dec {
             get,
+            at,
             set: set.clone(),
         },
         (Leaf::Op(o), Getter::Strings(get)) => match &**o {
-            Op::ContainsStr { s, .. } => HostLeaf::Has { get, s: s.clone() },
+            Op::ContainsStr { s, .. } => HostLeaf::Has {
+                get,
+                at,
+                s: s.clone(),
+            },
             _ => other(),
         },
         _ => other(),
@@ -288,20 +325,22 @@ pub(super) fn test<T: HostRecord>(
     now: DateTime<Utc>,
 ) -> Truth {
     match l {
-        HostLeaf::Word { get, word: w } => get(r).map_or(Truth::Unknown, |s| tv(is_word(s, *w))),
-        HostLeaf::Words { get, words } => {
+        HostLeaf::Word { get, word: w, .. } => {
+            get(r).map_or(Truth::Unknown, |s| tv(is_word(s, *w)))
+        }
+        HostLeaf::Words { get, words, .. } => {
             get(r).map_or(Truth::Unknown, |s| tv(has_word(words, word(s.as_bytes()))))
         }
-        HostLeaf::Str { get, s } => get(r).map_or(Truth::Unknown, |v| tv(v == &**s)),
-        HostLeaf::Bool { get, t, f } => {
+        HostLeaf::Str { get, s, .. } => get(r).map_or(Truth::Unknown, |v| tv(v == &**s)),
+        HostLeaf::Bool { get, t, f, .. } => {
             get(r).map_or(Truth::Unknown, |b| tv(if b { *t } else { *f }))
         }
-        HostLeaf::Int { get, set } => get(r).map_or(Truth::Unknown, |i| tv(set.has_int(i))),
-        HostLeaf::Dec { get, set } => match get(r) {
+        HostLeaf::Int { get, set, .. } => get(r).map_or(Truth::Unknown, |i| tv(set.has_int(i))),
+        HostLeaf::Dec { get, set, .. } => match get(r) {
             Some(x) if !x.is_nan() => tv(set.has_dec(x)),
             _ => Truth::Unknown,
         },
-        HostLeaf::Has { get, s } => {
+        HostLeaf::Has { get, s, .. } => {
             get(r).map_or(Truth::Unknown, |l| list_has_str(&ListView::Strings(l), s))
         }
         HostLeaf::Other(l) => other(l, program, r, map, now),
