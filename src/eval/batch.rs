@@ -181,8 +181,7 @@ impl Schedule {
 pub struct Parts([[u32; BLOCK]; 3]);
 
 /// Applies the test `f` to each listed record of the block and sorts the records by outcome
-/// into `parts`, with no jump on the outcome: each record is written to all three parts and
-/// counted in one. Returns the three counts. Out of line: one small function per kind of leaf,
+/// into `parts` ([`Sort`]). Returns the three counts. Out of line: one small function per kind of leaf,
 /// whose loop keeps everything in registers.
 #[inline(never)]
 fn scan<'b, Rec>(
@@ -191,24 +190,51 @@ fn scan<'b, Rec>(
     parts: &mut Parts,
     mut f: impl FnMut(&'b Rec) -> Truth,
 ) -> [usize; 3] {
-    let [p0, p1, p2] = &mut parts.0;
-    let (mut c0, mut c1, mut c2) = (0usize, 0usize, 0usize);
+    let mut sort = Sort::new(parts);
     for &r in recs {
         // Every index is the block's.
         let Some(rec) = block.get(r as usize) else {
             continue;
         };
-        let t = f(rec);
+        sort.put(r, f(rec));
+    }
+    sort.counts()
+}
+
+/// The sorting of a step's records by outcome, with no jump on the outcome: each record is
+/// written to all three lists and counted in one.
+struct Sort<'p> {
+    lists: &'p mut [[u32; BLOCK]; 3],
+    counts: [usize; 3],
+}
+
+impl<'p> Sort<'p> {
+    #[inline(always)]
+    fn new(parts: &'p mut Parts) -> Self {
+        Sort {
+            lists: &mut parts.0,
+            counts: [0; 3],
+        }
+    }
+
+    #[inline(always)]
+    fn put(&mut self, r: u32, t: Truth) {
+        let [p0, p1, p2] = &mut *self.lists;
+        let [c0, c1, c2] = &mut self.counts;
         // The counts are below the number of records seen, so below BLOCK: `% BLOCK` only
         // spares the bounds checks.
-        p0[c0 % BLOCK] = r;
-        p1[c1 % BLOCK] = r;
-        p2[c2 % BLOCK] = r;
-        c0 += usize::from(t == Truth::True);
-        c1 += usize::from(t == Truth::False);
-        c2 += usize::from(t == Truth::Unknown);
+        p0[*c0 % BLOCK] = r;
+        p1[*c1 % BLOCK] = r;
+        p2[*c2 % BLOCK] = r;
+        *c0 += usize::from(t == Truth::True);
+        *c1 += usize::from(t == Truth::False);
+        *c2 += usize::from(t == Truth::Unknown);
     }
-    [c0, c1, c2]
+
+    #[inline(always)]
+    fn counts(&self) -> [usize; 3] {
+        self.counts
+    }
 }
 
 /// [`scan`] for a leaf bound to a host type's field `at`: the field is read through
@@ -222,19 +248,11 @@ fn scan_field<'b, T: HostRecord, V: GetterRead<'b, T>>(
     at: usize,
     f: impl Fn(V) -> Truth,
 ) -> [usize; 3] {
-    let [p0, p1, p2] = &mut parts.0;
-    let (mut c0, mut c1, mut c2) = (0usize, 0usize, 0usize);
+    let mut sort = Sort::new(parts);
     T::each(block, recs, at, |r, v: Option<V>| {
-        let t = v.map_or(Truth::Unknown, &f);
-        // As in `scan`: the counts stay below BLOCK.
-        p0[c0 % BLOCK] = r;
-        p1[c1 % BLOCK] = r;
-        p2[c2 % BLOCK] = r;
-        c0 += usize::from(t == Truth::True);
-        c1 += usize::from(t == Truth::False);
-        c2 += usize::from(t == Truth::Unknown);
+        sort.put(r, v.map_or(Truth::Unknown, &f));
     });
-    [c0, c1, c2]
+    sort.counts()
 }
 
 /// Tests a flat program's step on the listed records of a block: one loop per kind of leaf.
