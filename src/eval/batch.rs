@@ -181,8 +181,8 @@ impl Schedule {
 pub struct Parts([[u32; BLOCK]; 3]);
 
 /// Applies the test `f` to each listed record of the block and sorts the records by outcome
-/// into `parts` ([`Sort`]). Returns the three counts. Out of line: one small function per kind of leaf,
-/// whose loop keeps everything in registers.
+/// into `parts` ([`Sort`]). Returns the three counts. Out of line: one small function per kind
+/// of leaf, whose loop keeps everything in registers.
 #[inline(never)]
 fn scan<'b, Rec>(
     block: &'b [Rec],
