@@ -1240,8 +1240,10 @@ pub trait HostRecord {
     /// default calls the getter through its function pointer for each record.
     /// [`host_record!`](crate::host_record) gives each type a loop per field instead, with
     /// the getter's own code inlined: the loop is picked once per call, not per record. A
-    /// hand-written implementation may do the same; it must read what
-    /// [`HostRecord::getter`] reads.
+    /// hand-written implementation may do the same. It must read what
+    /// [`HostRecord::getter`] reads, and call `f` exactly once for each `r` of `recs` that is
+    /// an index in `block`, in the order of `recs`, skipping the others: the batch sorts
+    /// records by the calls it receives.
     #[inline(always)]
     fn each<'b, V: GetterRead<'b, Self>>(
         block: &'b [Self],
@@ -1261,11 +1263,21 @@ pub trait HostRecord {
 }
 
 /// A kind of value a [`Getter`] reads: `&str`, `bool`, `i64`, `f64` or `&[String]`
-/// ([`HostRecord::each`]).
-pub trait GetterRead<'a, T: ?Sized>: Sized {
+/// ([`HostRecord::each`]). Sealed: these five are all there is.
+pub trait GetterRead<'a, T: ?Sized>: Sized + sealed::Sealed {
     /// What `g` reads on `record`, when `g` is a getter of this kind (`None` otherwise, or for
     /// null).
     fn read(g: Getter<T>, record: &'a T) -> Option<Self>;
+}
+
+mod sealed {
+    /// Only the five kinds of [`super::GetterRead`] implement it.
+    pub trait Sealed {}
+    impl Sealed for &str {}
+    impl Sealed for bool {}
+    impl Sealed for i64 {}
+    impl Sealed for f64 {}
+    impl Sealed for &[String] {}
 }
 
 impl<'a, T: ?Sized> GetterRead<'a, T> for &'a str {
@@ -1373,7 +1385,8 @@ impl<T: ?Sized> Getter<T> {
 }
 
 /// Implements [`HostRecord`] for a struct from its field paths and typed getters
-/// ([`Getter`]'s variants: `Str`, `Bool`, `Int`, `Dec`, `Strings`, `Val`).
+/// ([`Getter`]'s variants: `Str`, `Bool`, `Int`, `Dec`, `Strings`, `Val`). The type must be
+/// sized (the evaluator reads slices of it).
 ///
 /// ```
 /// struct Contact { subscription: String, opted_out: Option<bool>, ltv: f64 }
@@ -1402,14 +1415,13 @@ macro_rules! host_record {
             // One loop per field, each with its getter's code inlined (a chain of index
             // tests, which the compiler turns into one jump before the loops).
             #[inline(always)]
-            #[allow(unused_mut, unused_assignments, unused_variables)]
             fn each<'b, V: $crate::record::GetterRead<'b, Self>>(
                 block: &'b [Self],
                 recs: &[u32],
                 index: usize,
                 mut f: impl FnMut(u32, Option<V>),
             ) {
-                let mut i = 0usize;
+                let i = 0usize;
                 $(
                     if index == i {
                         let g = $crate::record::Getter::<$ty>::$kind($get);
@@ -1420,10 +1432,14 @@ macro_rules! host_record {
                         }
                         return;
                     }
-                    i += 1;
+                    let i = i + 1;
                 )*
+                let _ = i;
+                // No such field: null, for the same records as the loops above.
                 for &r in recs {
-                    f(r, None);
+                    if block.get(r as usize).is_some() {
+                        f(r, None);
+                    }
                 }
             }
         }

@@ -575,6 +575,64 @@ fn a_host_map_of_another_condition_is_not_run_as_its_program() {
     );
 }
 
+/// `each` calls its function once for each listed index that is in the block, in order, both
+/// the macro's loops (a field of the type and an index past its fields) and the default.
+#[test]
+fn each_visits_the_listed_records_of_the_block_in_order() {
+    let block = [
+        Typed {
+            a: Some("x".into()),
+            ..Typed::default()
+        },
+        Typed::default(),
+    ];
+    let recs = [1, 0, 7, 1];
+    let mut seen: Vec<(u32, Option<String>)> = Vec::new();
+    Typed::each(&block, &recs, 0, |r, v: Option<&str>| {
+        seen.push((r, v.map(str::to_string)));
+    });
+    assert_eq!(seen, vec![(1, None), (0, Some("x".into())), (1, None)]);
+    let mut past = Vec::new();
+    Typed::each(&block, &recs, 99, |r, v: Option<&str>| {
+        past.push((r, v.is_some()))
+    });
+    assert_eq!(past, vec![(1, false), (0, false), (1, false)]);
+    let manual = block.map(Manual);
+    let mut by_default = Vec::new();
+    Manual::each(&manual, &recs, 0, |r, v: Option<&str>| {
+        by_default.push((r, v.map(str::to_string)));
+    });
+    assert_eq!(by_default, seen);
+    // A type with no fields: every listed record in the block reads null.
+    struct Nothing;
+    herald::host_record!(Nothing {});
+    let mut none = Vec::new();
+    Nothing::each(&[Nothing, Nothing], &[1, 5, 0], 0, |r, v: Option<bool>| {
+        none.push((r, v));
+    });
+    assert_eq!(none, vec![(1, None), (0, None)]);
+}
+
+/// A NaN decimal read by a getter is unknown to every test, in a batch as alone.
+#[test]
+fn a_nan_decimal_is_unknown_in_batches_too() {
+    let now = chrono::Utc::now();
+    let recs: Vec<Typed> = [f64::NAN, 2.0, f64::NAN]
+        .into_iter()
+        .map(|n| Typed {
+            n: Some(n),
+            ..Typed::default()
+        })
+        .collect();
+    for src in ["n > 1", "n <= 1 or n > 1", "not (n == 2)"] {
+        let cond = Condition::compile(src, None).unwrap();
+        let map = cond.host_map::<Typed>();
+        let one: Vec<Truth> = recs.iter().map(|r| cond.eval_host(r, &map, now)).collect();
+        assert_eq!(one[0], Truth::Unknown, "{src}");
+        assert_eq!(cond.eval_host_batch_seq(&recs, &map, now), one, "{src}");
+    }
+}
+
 #[test]
 fn null_traps_stay_unknown() {
     let clock = FixedClock(chrono::Utc::now());
