@@ -1249,15 +1249,28 @@ pub trait HostRecord {
         block: &'b [Self],
         recs: &[u32],
         index: usize,
-        mut f: impl FnMut(u32, Option<V>),
+        f: impl FnMut(u32, Option<V>),
     ) where
         Self: Sized,
     {
-        let g = Self::getter(index);
-        for &r in recs {
-            if let Some(x) = block.get(r as usize) {
-                f(r, g.and_then(|g| V::read(g, x)));
-            }
+        each_read(Self::getter(index), block, recs, f);
+    }
+}
+
+/// The loop of [`HostRecord::each`]: `f(r, value)` for each listed record `block[r]`, in
+/// order, with what `g` reads on it (`None` for every record when there is no getter). The
+/// default `each` passes the getter it looks up; [`host_record!`](crate::host_record)'s passes
+/// each field's getter as a constant, so that inlined, the loop calls the getter's own code.
+#[inline(always)]
+pub fn each_read<'b, T, V: GetterRead<'b, T>>(
+    g: Option<Getter<T>>,
+    block: &'b [T],
+    recs: &[u32],
+    mut f: impl FnMut(u32, Option<V>),
+) {
+    for &r in recs {
+        if let Some(x) = block.get(r as usize) {
+            f(r, g.and_then(|g| V::read(g, x)));
         }
     }
 }
@@ -1419,28 +1432,19 @@ macro_rules! host_record {
                 block: &'b [Self],
                 recs: &[u32],
                 index: usize,
-                mut f: impl FnMut(u32, Option<V>),
+                f: impl FnMut(u32, Option<V>),
             ) {
                 let i = 0usize;
                 $(
                     if index == i {
                         let g = $crate::record::Getter::<$ty>::$kind($get);
-                        for &r in recs {
-                            if let Some(x) = block.get(r as usize) {
-                                f(r, V::read(g, x));
-                            }
-                        }
-                        return;
+                        return $crate::record::each_read(Some(g), block, recs, f);
                     }
                     let i = i + 1;
                 )*
                 let _ = i;
-                // No such field: null, for the same records as the loops above.
-                for &r in recs {
-                    if block.get(r as usize).is_some() {
-                        f(r, None);
-                    }
-                }
+                // No such field: null.
+                $crate::record::each_read(None, block, recs, f)
             }
         }
     };
