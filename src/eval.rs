@@ -126,7 +126,7 @@ fn leaf<'a, R: Access + ?Sized>(l: &'a Leaf, c: &Ctx<'a, R>) -> Truth {
     match l {
         Leaf::Word { slot, word: w } => c.with_str(*slot as usize, |s| tv(is_word(s, *w))),
         Leaf::Words { slot, words } => {
-            c.with_str(*slot as usize, |s| tv(has_word(words, word(s.as_bytes()))))
+            c.with_str(*slot as usize, |s| tv(words.contains(word(s.as_bytes()))))
         }
         Leaf::Str { slot, s } => c.with_str(*slot as usize, |v| tv(v == &**s)),
         Leaf::Bool { slot, t, f } => match c.load(*slot as usize) {
@@ -148,17 +148,6 @@ fn leaf<'a, R: Access + ?Sized>(l: &'a Leaf, c: &Ctx<'a, R>) -> Truth {
 #[inline(always)]
 fn is_word(s: &str, w: u64) -> bool {
     word(s.as_bytes()) == w
-}
-
-/// Membership of a word in sorted words: a scan when they are few (no mispredicted halving),
-/// a binary search otherwise.
-#[inline(always)]
-fn has_word(words: &[u64], w: u64) -> bool {
-    if words.len() <= 16 {
-        words.contains(&w)
-    } else {
-        words.binary_search(&w).is_ok()
-    }
 }
 
 #[inline(always)]

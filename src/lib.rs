@@ -18,6 +18,7 @@ pub mod ir;
 mod jsonline;
 pub mod load;
 pub mod opt;
+pub mod phf;
 pub mod print;
 pub mod record;
 pub mod route;

@@ -50,6 +50,12 @@ fn list() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
         "[\"FR\", \"BE\"]", "[\"fr\"]", "[1, 2, 3]", "[2.0, 7]", "[@2026-01-01, @2026-02-01]", "[true]",
         "[\"vip\", \"beta\"]", "[]", "[\"FR\", \"BE\", \"CH\", \"LU\", \"MC\", \"DE\", \"AT\", \"ES\", \"IT\", \"PT\", \"GB\", \"IE\"]",
+        // Sets past the scanned sizes (`compile::WordSet`, `compile::StrSet`): nine or more
+        // words (perfect-hashed), and nine or more strings some of them longer than 8 bytes
+        // (hashed), each holding values the records take.
+        "[\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", \"vip\", \"fr\", \"FR\"]",
+        "[\"FRANCE12\", \"FRANCE123\", \"0123456789abcdef\", \"x1\", \"x2\", \"x3\", \"x4\", \"x5\", \"x6\", \"BE\"]",
+        "[\"ééééééééé\", \"0123456789abcdefg\", \"y1\", \"y2\", \"y3\", \"y4\", \"y5\", \"y6\", \"y7\", \"FRANCE\", 2]",
     ])
     .prop_map(str::to_string)
 }

@@ -16,7 +16,7 @@
 //! kind).
 
 use super::host::{HostFlat, HostLeaf};
-use super::{Ctx, has_word, is_word, leaf, list_has_str, tv};
+use super::{Ctx, is_word, leaf, list_has_str, tv};
 use crate::compile::{END_FALSE, END_TRUE, Flat, Leaf, Op, Program, Target, word};
 use crate::record::{Access, GetterRead, HostAccess, HostMap, HostRecord, ListView};
 use crate::value::Truth;
@@ -274,7 +274,7 @@ fn test_step<'b, R: Access>(
             ctx(r).with_str(*slot as usize, |s| tv(is_word(s, *w)))
         }),
         Leaf::Words { slot, words } => scan(block, recs, parts, |r| {
-            ctx(r).with_str(*slot as usize, |s| tv(has_word(words, word(s.as_bytes()))))
+            ctx(r).with_str(*slot as usize, |s| tv(words.contains(word(s.as_bytes()))))
         }),
         _ => scan(block, recs, parts, |r| leaf(l, &ctx(r))),
     }
@@ -297,7 +297,7 @@ fn test_host_step<T: HostRecord>(
             scan_field(block, recs, parts, *at, |s: &str| tv(is_word(s, *w)))
         }
         HostLeaf::Words { at, words, .. } => scan_field(block, recs, parts, *at, |s: &str| {
-            tv(has_word(words, word(s.as_bytes())))
+            tv(words.contains(word(s.as_bytes())))
         }),
         HostLeaf::Str { at, s, .. } => scan_field(block, recs, parts, *at, |v: &str| tv(v == &**s)),
         HostLeaf::Bool { at, t, f, .. } => scan_field(block, recs, parts, *at, |b: bool| {

@@ -11,8 +11,8 @@
 //! and every bound leaf gives the truth the general leaf gives on the same record
 //! (tests/opt_diff.rs compares host structs against the reference interpreter).
 
-use super::{Ctx, end_truth, has_word, is_word, leaf, list_has_str, tv};
-use crate::compile::{Flat, Leaf, NumSet, Op, Program, StrConst, Target, word};
+use super::{Ctx, end_truth, is_word, leaf, list_has_str, tv};
+use crate::compile::{Flat, Leaf, NumSet, Op, Program, StrConst, Target, WordSet, word};
 use crate::record::{Getter, GetterRead, HostAccess, HostMap, HostRecord, ListView};
 use crate::value::Truth;
 use chrono::{DateTime, Utc};
@@ -46,7 +46,7 @@ pub(super) enum HostLeaf<T: ?Sized> {
     Words {
         get: StrGet<T>,
         at: usize,
-        words: Arc<[u64]>,
+        words: Arc<WordSet>,
     },
     Str {
         get: StrGet<T>,
@@ -329,7 +329,7 @@ pub(super) fn test<T: HostRecord>(
             get(r).map_or(Truth::Unknown, |s| tv(is_word(s, *w)))
         }
         HostLeaf::Words { get, words, .. } => {
-            get(r).map_or(Truth::Unknown, |s| tv(has_word(words, word(s.as_bytes()))))
+            get(r).map_or(Truth::Unknown, |s| tv(words.contains(word(s.as_bytes()))))
         }
         HostLeaf::Str { get, s, .. } => get(r).map_or(Truth::Unknown, |v| tv(v == &**s)),
         HostLeaf::Bool { get, t, f, .. } => {
