@@ -129,62 +129,45 @@ pub fn word(b: &[u8]) -> u64 {
     bytes | ((n as u64) << 56)
 }
 
-/// The [`word`] of a string of `n` bytes (at most 8) from its [`short_key`]: the key holds the
-/// bytes that the word places, only at other positions.
-fn word_of_key(n: usize, k: u64) -> u64 {
-    let bytes = match n {
-        0 => 0,
-        // First, middle and last byte, in the key's low three bytes.
-        1..=3 => {
-            (k & 0xff) | ((k >> 8) & 0xff) << (8 * (n / 2)) | ((k >> 16) & 0xff) << (8 * (n - 1))
-        }
-        // First and last four bytes, in the key's low and high halves.
-        4..=WORD_MAX => (k & 0xffff_ffff) | (k >> 32) << (8 * (n - 4)),
-        _ => return NO_WORD,
-    };
-    bytes | ((n as u64) << 56)
-}
-
-/// A set of strings, stored by size: a scan when few, a binary search over integers when the
-/// strings are short, hashed otherwise (`cargo bench --bench sets`: for strings of 8–24 bytes,
-/// a binary search took 20–60 ns per lookup, FxHash 4.5–5.6 ns at every size from 4 to 4,096).
-/// Sets of strings of up to 7 bytes are [`WordSet`]s in flat programs.
+/// A set of strings, stored by size: a scan when few, hashed (FxHash) otherwise. `cargo bench
+/// --bench sets` (docs/performance.md, session 10) places the threshold, and found a binary
+/// search (over the strings, or over short strings' integer keys) slower than hashing at every
+/// size. Sets of strings of up to 7 bytes are [`WordSet`]s in flat programs.
 #[derive(Debug, Clone)]
 pub enum StrSet {
-    /// Up to 8 strings.
-    Few(Box<[StrConst]>),
-    /// Up to 64 strings of at most 8 bytes each, as (length, [`short_key`]) pairs, sorted:
-    /// a binary search over integers (twelve country codes, most picklists).
-    ShortSorted(Box<[(usize, u64)]>),
-    /// More, or longer.
+    /// Up to [`STRS_SCANNED`] strings.
+    Few(Box<[Box<str>]>),
+    /// More.
     Hashed(FxHashSet<Box<str>>),
 }
 
-/// Most words a [`WordSet`] scans; larger sets are perfect-hashed. `cargo bench --bench sets`:
-/// a scan took 1.5 / 1.8 / 2.5 / 2.9 ns per lookup for 4 / 8 / 12 / 16 words, the perfect
-/// hash 1.8 ns at every size from 4 to 4,096 (a binary search 2.4 ns for 8 words, 4.5 ns for
-/// 64, 10.7 ns for 4,096).
+/// Most strings a [`StrSet`] scans.
+pub const STRS_SCANNED: usize = 4;
+
+/// Most words a [`WordSet`] scans; larger sets are perfect-hashed. `cargo bench --bench sets`
+/// (docs/performance.md, session 10) places the threshold: beyond 8 words, a scan costs more
+/// than the perfect hash, whose cost does not grow with the set.
 pub const WORDS_SCANNED: usize = 8;
 
 /// A set of [`word`]s (strings of up to [`WORD_MAX`] bytes), stored by size.
 #[derive(Debug, Clone)]
 pub enum WordSet {
-    /// Up to [`WORDS_SCANNED`] words, sorted: a scan.
-    Few(Box<[u64]>),
+    /// Up to [`WORDS_SCANNED`] words, sorted, held inline (no second pointer to follow): a scan.
+    Few(arrayvec::ArrayVec<u64, WORDS_SCANNED>),
     /// More: one hash, one slot, one comparison ([`crate::phf`]).
     Perfect(PerfectWords),
-    /// More, sorted, when no perfect hash was found (it always is for distinct words in
-    /// practice; building one is bounded): a binary search.
+    /// More, sorted, when no perfect hash was found (building one is bounded; for distinct
+    /// words it is found in practice): a binary search.
     Sorted(Box<[u64]>),
 }
 
 impl WordSet {
-    /// A set of distinct words.
+    /// The set of these words (repeated words count once).
     pub fn new(mut words: Vec<u64>) -> WordSet {
         words.sort_unstable();
         words.dedup();
-        if words.len() <= WORDS_SCANNED {
-            return WordSet::Few(words.into());
+        if let Ok(few) = arrayvec::ArrayVec::try_from(words.as_slice()) {
+            return WordSet::Few(few);
         }
         match PerfectWords::new(&words) {
             Some(p) => WordSet::Perfect(p),
@@ -206,18 +189,11 @@ impl WordSet {
 impl StrSet {
     /// Builds a set from sorted, deduplicated strings.
     pub fn new<S: AsRef<str>>(items: &[S]) -> StrSet {
-        match items.len() {
-            0..=8 => StrSet::Few(items.iter().map(|s| StrConst::new(s.as_ref())).collect()),
-            9..=64 if items.iter().all(|s| s.as_ref().len() <= 8) => {
-                let mut keys: Vec<(usize, u64)> = items
-                    .iter()
-                    .map(|s| (s.as_ref().len(), short_key(s.as_ref().as_bytes())))
-                    .collect();
-                keys.sort_unstable();
-                keys.dedup();
-                StrSet::ShortSorted(keys.into_boxed_slice())
-            }
-            _ => StrSet::Hashed(items.iter().map(|s| Box::from(s.as_ref())).collect()),
+        let items = items.iter().map(|s| Box::from(s.as_ref()));
+        if items.len() <= STRS_SCANNED {
+            StrSet::Few(items.collect())
+        } else {
+            StrSet::Hashed(items.collect())
         }
     }
 
@@ -225,17 +201,8 @@ impl StrSet {
     /// bytes long.
     pub fn words(&self) -> Option<Arc<WordSet>> {
         let words: Vec<u64> = match self {
-            StrSet::Few(v) => v.iter().map(|x| word(x.as_str().as_bytes())).collect(),
+            StrSet::Few(v) => v.iter().map(|x| word(x.as_bytes())).collect(),
             StrSet::Hashed(h) => h.iter().map(|x| word(x.as_bytes())).collect(),
-            // Up to 8 bytes: the 8-byte ones have no word.
-            StrSet::ShortSorted(keys) => {
-                if keys.iter().any(|&(n, _)| n > WORD_MAX) {
-                    return None;
-                }
-                // Words from the keys: lengths 1–3 keep the first, middle and last byte in
-                // the key's low three bytes, lengths 4–7 the first and last four bytes.
-                keys.iter().map(|&(n, k)| word_of_key(n, k)).collect()
-            }
         };
         if words.contains(&NO_WORD) {
             return None;
@@ -247,22 +214,7 @@ impl StrSet {
     #[inline(always)]
     pub fn contains(&self, s: &str) -> bool {
         match self {
-            StrSet::Few(v) => {
-                if s.len() <= 8 {
-                    // One key for the record's string, then a length and a key per element.
-                    let k = short_key(s.as_bytes());
-                    v.iter()
-                        .any(|x| x.key == Some(k) && x.as_str().len() == s.len())
-                } else {
-                    v.iter().any(|x| x.as_str() == s)
-                }
-            }
-            StrSet::ShortSorted(keys) => {
-                s.len() <= 8
-                    && keys
-                        .binary_search(&(s.len(), short_key(s.as_bytes())))
-                        .is_ok()
-            }
+            StrSet::Few(v) => v.iter().any(|x| **x == *s),
             StrSet::Hashed(h) => h.contains(s),
         }
     }
@@ -1072,28 +1024,5 @@ pub fn compile_tree(n: &Node) -> Op {
             None => Op::General(Box::new(n.clone())),
         },
         _ => Op::General(Box::new(n.clone())),
-    }
-}
-
-#[cfg(test)]
-mod word_tests {
-    use super::*;
-
-    #[test]
-    fn a_word_from_a_short_key_is_the_word_of_the_string() {
-        let bytes: Vec<u8> = (1..=8).map(|i| 0x40 + i * 7).collect();
-        for n in 0..=8 {
-            for shift in 0..3 {
-                let b: Vec<u8> = bytes
-                    .iter()
-                    .map(|x| x.wrapping_add(shift))
-                    .take(n)
-                    .collect();
-                assert_eq!(word_of_key(n, short_key(&b)), word(&b), "{b:?}");
-            }
-        }
-        // Zero bytes and the boundary: an 8-byte string has no word.
-        assert_eq!(word_of_key(2, short_key(b"a\0")), word(b"a\0"));
-        assert_eq!(word_of_key(8, short_key(b"ABCDEFGH")), NO_WORD);
     }
 }

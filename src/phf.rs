@@ -1,22 +1,26 @@
 //! Perfect hashing of a fixed set of words (strings of up to seven bytes, `compile::word`), for
 //! `in` lists and ORed equalities too large to scan (`compile::WordSet`).
 //!
-//! Hash and displace: each key's 64-bit hash picks a bucket (about four keys per bucket) and,
+//! Hash and displace: each word's 64-bit hash picks a bucket (about four words per bucket) and,
 //! with the bucket's displacement, a slot of a table of a power-of-two size. Building tries
-//! displacements for the largest buckets first until each bucket's keys land on free slots, so
-//! that no two keys share a slot. A lookup is one hash, one read of the displacement, one of the
-//! slot and one comparison with the key stored there: no probing, no second candidate.
+//! displacements for the largest buckets first until each bucket's words land on free slots,
+//! so that no two words share a slot. A lookup is three multiplications (the hash, the bucket,
+//! the slot), one read of the displacement, one of the slot and one comparison with the word
+//! stored there: no probing, no second candidate.
 //!
 //! Building is bounded: a fixed number of displacements per bucket and of seeds (the table
-//! doubles after every fourth seed); when that fails (it does not for distinct keys in
-//! practice), the caller keeps its sorted or hashed set. Nothing here panics.
+//! doubles after every fourth seed); when that fails (it does not for distinct words in
+//! practice), the caller keeps a sorted set. Nothing here panics.
 
-/// Keys per bucket, on average.
+/// Words per bucket, on average.
 const PER_BUCKET: usize = 4;
 /// Displacements tried for one bucket before the seed is changed.
 const TRIES: u32 = 1 << 14;
 /// Seeds tried before giving up.
 const SEEDS: u32 = 16;
+/// Largest table, in bits of its size (2^30 slots of 8 bytes is already far past any list a
+/// rule file holds).
+const MAX_BITS: u32 = 30;
 
 const K1: u64 = 0x9e37_79b9_7f4a_7c15;
 const K2: u64 = 0xd6e8_feb8_6659_fd93;
@@ -28,102 +32,14 @@ fn mix(v: u64) -> u64 {
     (x as u64) ^ ((x >> 64) as u64)
 }
 
-/// Where keys go: the bucket of a hash, and the slot of a hash with its bucket's displacement.
+/// A perfect hash set of 64-bit words.
 #[derive(Debug, Clone)]
-struct Layout {
+pub struct PerfectWords {
     seed: u64,
     /// `64 - log2(table size)`.
     shift: u32,
     /// One displacement per bucket.
     disp: Box<[u32]>,
-}
-
-impl Layout {
-    #[inline(always)]
-    fn slot(&self, h: u64) -> Option<usize> {
-        // The bucket: the hash's high half scaled to the bucket count (no division).
-        let b = ((h >> 32) * self.disp.len() as u64) >> 32;
-        let d = *self.disp.get(b as usize)?;
-        Some(((h ^ u64::from(d)).wrapping_mul(K2) >> self.shift) as usize)
-    }
-
-    /// A layout for keys with these (seeded) hashes in a table of `1 << bits` slots, and each
-    /// key's slot; `None` when some bucket finds no displacement.
-    fn build(hashes: &[u64], seed: u64, bits: u32) -> Option<(Layout, Vec<usize>)> {
-        let n = hashes.len();
-        let buckets = n.div_ceil(PER_BUCKET).max(1);
-        let mut layout = Layout {
-            seed,
-            shift: 64 - bits,
-            disp: vec![0; buckets].into_boxed_slice(),
-        };
-        let mut members: Vec<Vec<usize>> = vec![Vec::new(); buckets];
-        for (i, &h) in hashes.iter().enumerate() {
-            let b = ((h >> 32) * buckets as u64) >> 32;
-            members.get_mut(b as usize)?.push(i);
-        }
-        let mut order: Vec<usize> = (0..buckets).collect();
-        order.sort_by_key(|&b| std::cmp::Reverse(members[b].len()));
-        let mut taken = vec![false; 1usize << bits];
-        let mut slot_of = vec![0usize; n];
-        let mut here: Vec<usize> = Vec::with_capacity(8);
-        for b in order {
-            let keys = &members[b];
-            if keys.is_empty() {
-                break;
-            }
-            let mut placed = false;
-            for d in 0..TRIES {
-                here.clear();
-                let fits = keys.iter().all(|&k| {
-                    let p = ((hashes[k] ^ u64::from(d)).wrapping_mul(K2) >> layout.shift) as usize;
-                    let free = !taken[p] && !here.contains(&p);
-                    here.push(p);
-                    free
-                });
-                if fits {
-                    for (&k, &p) in keys.iter().zip(&here) {
-                        taken[p] = true;
-                        slot_of[k] = p;
-                    }
-                    layout.disp[b] = d;
-                    placed = true;
-                    break;
-                }
-            }
-            if !placed {
-                return None;
-            }
-        }
-        Some((layout, slot_of))
-    }
-
-    /// Tries seeds (and larger tables) until a layout is found for the keys hashed by `hash`
-    /// (given a seed).
-    fn search(n: usize, hash: impl Fn(u64) -> Vec<u64>) -> Option<(Layout, Vec<usize>)> {
-        // A table at most 80% full to start with.
-        let min_slots = (n + n / 4).max(2);
-        let mut bits = usize::BITS - (min_slots - 1).leading_zeros();
-        for attempt in 0..SEEDS {
-            if attempt > 0 && attempt % 4 == 0 {
-                bits += 1;
-            }
-            if bits >= 40 {
-                return None;
-            }
-            let seed = mix(u64::from(attempt) + 1);
-            if let Some(found) = Layout::build(&hash(seed), seed, bits) {
-                return Some(found);
-            }
-        }
-        None
-    }
-}
-
-/// A perfect hash set of 64-bit words (strings of up to seven bytes, `compile::word`).
-#[derive(Debug, Clone)]
-pub struct PerfectWords {
-    layout: Layout,
     /// The words by slot; a free slot holds [`FREE`], which no string's word is.
     slots: Box<[u64]>,
 }
@@ -132,29 +48,95 @@ pub struct PerfectWords {
 /// at most 7) nor `compile::NO_WORD` (`u64::MAX`).
 pub const FREE: u64 = u64::MAX - 1;
 
+/// The bucket of a hash among `buckets`: its high half scaled (no division).
+#[inline(always)]
+fn bucket(h: u64, buckets: usize) -> usize {
+    (((h >> 32) * buckets as u64) >> 32) as usize
+}
+
+/// The slot of a hash displaced by `d`, in a table of `2^(64 - shift)` slots.
+#[inline(always)]
+fn slot(h: u64, d: u32, shift: u32) -> usize {
+    ((h ^ u64::from(d)).wrapping_mul(K2) >> shift) as usize
+}
+
 impl PerfectWords {
-    /// A perfect hash of distinct words, none of them [`FREE`]; `None` when none was found.
+    /// A perfect hash of distinct words, none of them [`FREE`]; `None` when the words repeat or
+    /// no layout was found.
     pub fn new(words: &[u64]) -> Option<PerfectWords> {
-        if words.contains(&FREE) {
+        let mut sorted = words.to_vec();
+        sorted.sort_unstable();
+        if sorted.windows(2).any(|w| w[0] == w[1]) || sorted.contains(&FREE) {
             return None;
         }
-        let (layout, slot_of) = Layout::search(words.len(), |seed| {
-            words.iter().map(|&w| mix(w ^ seed)).collect()
-        })?;
-        let mut slots = vec![FREE; 1usize << (64 - layout.shift)].into_boxed_slice();
-        for (&w, &p) in words.iter().zip(&slot_of) {
-            *slots.get_mut(p)? = w;
+        // A table at most 80% full to start with.
+        let n = words.len();
+        let min_slots = (n + n / 4).max(2);
+        let mut bits = usize::BITS - (min_slots - 1).leading_zeros();
+        for attempt in 0..SEEDS {
+            if attempt > 0 && attempt % 4 == 0 {
+                bits += 1;
+            }
+            if bits > MAX_BITS {
+                return None;
+            }
+            let seed = mix(u64::from(attempt) + 1);
+            if let Some(set) = PerfectWords::build(words, seed, bits) {
+                return Some(set);
+            }
         }
-        Some(PerfectWords { layout, slots })
+        None
+    }
+
+    /// The set with this seed and a table of `2^bits` slots (`1 <= bits <= MAX_BITS`), or
+    /// `None` when some bucket finds no displacement.
+    fn build(words: &[u64], seed: u64, bits: u32) -> Option<PerfectWords> {
+        let shift = 64 - bits;
+        let buckets = words.len().div_ceil(PER_BUCKET).max(1);
+        let hashes: Vec<u64> = words.iter().map(|&w| mix(w ^ seed)).collect();
+        // Word indices grouped by bucket, the largest buckets first.
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); buckets];
+        for (i, &h) in hashes.iter().enumerate() {
+            members.get_mut(bucket(h, buckets))?.push(i);
+        }
+        let mut order: Vec<(usize, &Vec<usize>)> = members.iter().enumerate().collect();
+        order.sort_by_key(|(_, keys)| std::cmp::Reverse(keys.len()));
+        let mut disp = vec![0u32; buckets].into_boxed_slice();
+        let mut slots = vec![FREE; 1usize.checked_shl(bits)?].into_boxed_slice();
+        let mut here: Vec<usize> = Vec::with_capacity(8);
+        for (b, keys) in order {
+            if keys.is_empty() {
+                break;
+            }
+            let placed = (0..TRIES).find(|&d| {
+                here.clear();
+                keys.iter().all(|&k| {
+                    let p = hashes.get(k).map_or(usize::MAX, |&h| slot(h, d, shift));
+                    let free = slots.get(p) == Some(&FREE) && !here.contains(&p);
+                    here.push(p);
+                    free
+                })
+            })?;
+            for (&k, &p) in keys.iter().zip(&here) {
+                *slots.get_mut(p)? = *words.get(k)?;
+            }
+            *disp.get_mut(b)? = placed;
+        }
+        Some(PerfectWords {
+            seed,
+            shift,
+            disp,
+            slots,
+        })
     }
 
     /// Membership of a word ([`FREE`] is never a member, though free slots hold it).
     #[inline(always)]
     pub fn contains(&self, w: u64) -> bool {
-        let h = mix(w ^ self.layout.seed);
-        self.layout
-            .slot(h)
-            .and_then(|p| self.slots.get(p))
+        let h = mix(w ^ self.seed);
+        self.disp
+            .get(bucket(h, self.disp.len()))
+            .and_then(|&d| self.slots.get(slot(h, d, self.shift)))
             .is_some_and(|&x| x == w && w != FREE)
     }
 

@@ -4,7 +4,7 @@
 //! both sides of that boundary, evaluated like the same record as a serde_json value.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use herald::compile::{StrConst, StrSet};
+use herald::compile::{StrConst, StrSet, word};
 use herald::condition::Condition;
 use herald::record::{CVal, CompactRecord, CompactStr, INLINE_STR_BYTES, JsonRecord};
 use proptest::prelude::*;
@@ -79,18 +79,28 @@ proptest! {
         }
     }
 
-    /// Sets of 9 to 64 strings of at most 8 bytes (binary search over length and key).
+    /// Sets of 9 to 80 short strings, hashed, and their word sets (perfect-hashed past 8
+    /// words): both are membership.
     #[test]
-    fn short_str_set_is_membership(
-        items in prop::collection::btree_set("[a-cé]{0,4}", 9..64),
+    fn short_str_set_and_its_words_are_membership(
+        items in prop::collection::btree_set("[a-cé]{0,4}", 9..80),
         x in "[a-cé]{0,5}",
     ) {
         let items: Vec<String> = items.into_iter().collect();
         let set = StrSet::new(&items);
-        prop_assert!(matches!(set, StrSet::ShortSorted(_)), "{:?}", set);
         prop_assert_eq!(set.contains(&x), items.contains(&x));
         for i in &items {
             prop_assert!(set.contains(i));
+        }
+        // Words exist when every string is at most 7 bytes ("éééé" is 8).
+        let short = items.iter().all(|i| i.len() <= 7);
+        let words = set.words();
+        prop_assert_eq!(words.is_some(), short);
+        if let Some(words) = words {
+            prop_assert_eq!(words.contains(word(x.as_bytes())), items.contains(&x));
+            for i in &items {
+                prop_assert!(words.contains(word(i.as_bytes())));
+            }
         }
     }
 

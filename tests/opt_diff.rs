@@ -110,8 +110,13 @@ fn condition() -> impl Strategy<Value = String> {
 }
 
 fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    prop::sample::select(json_values())
+}
+
+/// Every value a generated record's field may hold.
+fn json_values() -> Vec<serde_json::Value> {
     use serde_json::json;
-    prop::sample::select(vec![
+    vec![
         json!(null),
         json!("FR"),
         json!("BE"),
@@ -149,7 +154,7 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         json!([null, "fr"]),
         json!({"x": "FR"}),
         json!({"x": 2}),
-    ])
+    ]
 }
 
 fn record() -> impl Strategy<Value = serde_json::Value> {
@@ -636,6 +641,29 @@ fn a_nan_decimal_is_unknown_in_batches_too() {
         let one: Vec<Truth> = recs.iter().map(|r| cond.eval_host(r, &map, now)).collect();
         assert_eq!(one[0], Truth::Unknown, "{src}");
         assert_eq!(cond.eval_host_batch_seq(&recs, &map, now), one, "{src}");
+    }
+}
+
+/// Sets past the scanned sizes, on every value a record may hold: `in` and `not in` lists of
+/// 10 and 12 words (perfect-hashed), of 70 words (hashed by `StrSet`, then perfect-hashed as
+/// words), of 10 strings some longer than 8 bytes (hashed), each holding some of the values.
+#[test]
+fn large_sets_answer_every_value_as_the_reference() {
+    let mut seventy: Vec<String> = (0..66).map(|i| format!("\"w{i}\"")).collect();
+    seventy.extend(["\"FR\"", "\"vip\"", "\"\"", "\"FRANCE\""].map(String::from));
+    let lists = [
+        "[\"a\", \"b\", \"c\", \"d\", \"e\", \"f\", \"g\", \"vip\", \"fr\", \"FR\"]".to_string(),
+        "[\"FR\", \"BE\", \"CH\", \"LU\", \"MC\", \"DE\", \"AT\", \"ES\", \"IT\", \"PT\", \"GB\", \"IE\"]".to_string(),
+        format!("[{}]", seventy.join(", ")),
+        "[\"FRANCE12\", \"FRANCE123\", \"0123456789abcdef\", \"x1\", \"x2\", \"x3\", \"x4\", \"x5\", \"x6\", \"BE\"]".to_string(),
+    ];
+    for list in &lists {
+        for src in [format!("a in {list}"), format!("a not in {list}")] {
+            for v in json_values() {
+                check_one(&src, &serde_json::json!({ "a": v }), None).unwrap();
+            }
+            check_one(&src, &serde_json::json!({}), None).unwrap();
+        }
     }
 }
 
