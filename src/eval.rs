@@ -3,7 +3,9 @@
 //! general path allocates only when `lower()`/`upper()` must change a string's case.
 
 use crate::ast::TestOp;
-use crate::compile::{END_FALSE, END_TRUE, Flat, Leaf, Op, Program, StrConst, Target, word};
+use crate::compile::{
+    END_FALSE, END_TRUE, Flat, Leaf, NumSet, Op, Program, StrConst, Target, word,
+};
 use crate::ir::{CmpOp, Func, Node, NodeKind};
 use crate::opt::pred::instant_of_val;
 use crate::record::{Access, CVal, FieldMeta, ListView, StrRef, Val, json_dynamic};
@@ -135,7 +137,7 @@ fn leaf<'a, R: Access + ?Sized>(l: &'a Leaf, c: &Ctx<'a, R>) -> Truth {
         },
         Leaf::Num { slot, set } => match c.load(*slot as usize) {
             Val::Int(i) => tv(set.has_int(i)),
-            Val::Dec(f) if !f.is_nan() => tv(set.has_dec(f)),
+            Val::Dec(f) => dec_truth(set, f),
             _ => Truth::Unknown,
         },
         Leaf::Op(o) => child(o, c),
@@ -148,6 +150,17 @@ fn leaf<'a, R: Access + ?Sized>(l: &'a Leaf, c: &Ctx<'a, R>) -> Truth {
 #[inline(always)]
 fn is_word(s: &str, w: u64) -> bool {
     word(s.as_bytes()) == w
+}
+
+/// The truth of a number set's test on a decimal: a NaN decimal is unknown, as it is to the
+/// reference interpreter, where every comparison with it is undefined.
+#[inline(always)]
+fn dec_truth(set: &NumSet, x: f64) -> Truth {
+    if x.is_nan() {
+        Truth::Unknown
+    } else {
+        tv(set.has_dec(x))
+    }
 }
 
 #[inline(always)]
@@ -172,7 +185,7 @@ fn child<'a, R: Access + ?Sized>(o: &'a Op, c: &Ctx<'a, R>) -> Truth {
         },
         Op::Num { slot, set } => match c.load(*slot) {
             Val::Int(i) => tv(set.has_int(i)),
-            Val::Dec(f) if !f.is_nan() => tv(set.has_dec(f)),
+            Val::Dec(f) => dec_truth(set, f),
             _ => Truth::Unknown,
         },
         Op::ContainsStr { slot, s } => match c.load(*slot) {
@@ -194,7 +207,7 @@ fn leaf_op<'a, R: Access + ?Sized>(o: &'a Op, c: &Ctx<'a, R>) -> Truth {
         Op::StrIn { slot, set, negated } => c.with_str(*slot, |v| tv(set.contains(v) != *negated)),
         Op::Num { slot, set } => match c.load(*slot) {
             Val::Int(i) => tv(set.has_int(i)),
-            Val::Dec(f) if !f.is_nan() => tv(set.has_dec(f)),
+            Val::Dec(f) => dec_truth(set, f),
             _ => Truth::Unknown,
         },
         Op::Time { slot, ranges } => match instant_of_val(&c.load(*slot)) {

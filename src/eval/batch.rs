@@ -16,7 +16,7 @@
 //! kind).
 
 use super::host::{HostFlat, HostLeaf};
-use super::{Ctx, is_word, leaf, list_has_str, tv};
+use super::{Ctx, dec_truth, is_word, leaf, list_has_str, tv};
 use crate::compile::{END_FALSE, END_TRUE, Flat, Leaf, Op, Program, Target, word};
 use crate::record::{Access, GetterRead, HostAccess, HostMap, HostRecord, ListView};
 use crate::value::Truth;
@@ -306,13 +306,9 @@ fn test_host_step<T: HostRecord>(
         HostLeaf::Int { at, set, .. } => {
             scan_field(block, recs, parts, *at, |i: i64| tv(set.has_int(i)))
         }
-        HostLeaf::Dec { at, set, .. } => scan_field(block, recs, parts, *at, |x: f64| {
-            if x.is_nan() {
-                Truth::Unknown
-            } else {
-                tv(set.has_dec(x))
-            }
-        }),
+        HostLeaf::Dec { at, set, .. } => {
+            scan_field(block, recs, parts, *at, |x: f64| dec_truth(set, x))
+        }
         HostLeaf::Has { at, s, .. } => scan_field(block, recs, parts, *at, |l: &[String]| {
             list_has_str(&ListView::Strings(l), s)
         }),

@@ -11,7 +11,7 @@
 //! and every bound leaf gives the truth the general leaf gives on the same record
 //! (tests/opt_diff.rs compares host structs against the reference interpreter).
 
-use super::{Ctx, end_truth, is_word, leaf, list_has_str, tv};
+use super::{Ctx, dec_truth, end_truth, is_word, leaf, list_has_str, tv};
 use crate::compile::{Flat, Leaf, NumSet, Op, Program, StrConst, Target, WordSet, word};
 use crate::record::{Getter, GetterRead, HostAccess, HostMap, HostRecord, ListView};
 use crate::value::Truth;
@@ -337,8 +337,8 @@ pub(super) fn test<T: HostRecord>(
         }
         HostLeaf::Int { get, set, .. } => get(r).map_or(Truth::Unknown, |i| tv(set.has_int(i))),
         HostLeaf::Dec { get, set, .. } => match get(r) {
-            Some(x) if !x.is_nan() => tv(set.has_dec(x)),
-            _ => Truth::Unknown,
+            Some(x) => dec_truth(set, x),
+            None => Truth::Unknown,
         },
         HostLeaf::Has { get, s, .. } => {
             get(r).map_or(Truth::Unknown, |l| list_has_str(&ListView::Strings(l), s))
