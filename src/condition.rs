@@ -236,7 +236,11 @@ impl Condition {
     }
 
     /// Evaluates a host struct.
-    #[inline]
+    ///
+    /// Inlined, with the general path out of line: the bound program's loop alone is small
+    /// enough to go into the caller's loop, where a call per record saved and restored six
+    /// registers and a large frame.
+    #[inline(always)]
     pub fn eval_host<T: HostRecord>(
         &self,
         record: &T,
@@ -245,8 +249,20 @@ impl Condition {
     ) -> Truth {
         match map.bound(self.id) {
             Some(flat) => crate::eval::host::run(flat, &self.program, record, map, now),
-            None => self.program.eval(&HostAccess { record, map }, now),
+            None => self.eval_host_general(record, map, now),
         }
+    }
+
+    /// [`Condition::eval_host`] through the map, for a map not bound to this condition.
+    #[inline(never)]
+    #[cold]
+    fn eval_host_general<T: HostRecord>(
+        &self,
+        record: &T,
+        map: &HostMap<T>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Truth {
+        self.program.eval(&HostAccess { record, map }, now)
     }
 
     /// How a host struct type is read by this condition, computed once per condition: the
