@@ -702,7 +702,7 @@ pub const INLINE_VALS: usize = 5;
 
 impl CompactRecord {
     /// Parses a JSON object from bytes, keeping only the projected fields. Fails on invalid
-    /// JSON or when the bytes are not an object.
+    /// JSON or when the bytes are not an object ("expected a record object").
     pub fn parse(
         bytes: &[u8],
         projection: &Projection,
@@ -713,18 +713,38 @@ impl CompactRecord {
     }
 
     /// Like [`CompactRecord::parse`], reusing this record's storage.
+    ///
+    /// The bytes are read by the fast path `herald route` uses for event lines
+    /// ([`crate::jsonline`]) when they are UTF-8 in the shape it handles; otherwise, or when
+    /// it gives up, by serde_json, which then builds the same record or words the error.
     pub fn parse_into(
         &mut self,
         bytes: &[u8],
         projection: &Projection,
     ) -> Result<(), serde_json::Error> {
-        self.reset(projection);
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        ObjectSeed {
-            node: &projection.root,
-            vals: &mut self.vals,
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            let mut de = Fast::new(text);
+            if self
+                .parse_fast(&mut de, projection)
+                .and_then(|()| de.end())
+                .is_ok()
+            {
+                return Ok(());
+            }
         }
-        .deserialize(&mut de)?;
+        self.parse_into_reference(bytes, projection)
+    }
+
+    /// [`CompactRecord::parse_into`] with serde_json alone: the reference the fast path is
+    /// tested against, and the path that words every error.
+    #[doc(hidden)]
+    pub fn parse_into_reference(
+        &mut self,
+        bytes: &[u8],
+        projection: &Projection,
+    ) -> Result<(), serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        self.deserialize_object(&mut de, projection)?;
         de.end()
     }
 

@@ -1089,6 +1089,38 @@ mod tests {
                     prop_assert!(routed.is_err());
                 }
             }
+
+            /// A record's bytes (`CompactRecord::parse_into`, which tries the same fast path
+            /// first) are read exactly as serde_json alone reads them: the same record, or the
+            /// same error.
+            #[test]
+            fn records_parse_as_serde_json_alone_reads_them(
+                (text, at, byte, damage) in (
+                    prop_oneof![20 => object(value()), 1 => value()],
+                    any::<u16>(),
+                    any::<u8>(),
+                    0..10u8,
+                )
+            ) {
+                let mut bytes = text.into_bytes();
+                let at = usize::from(at) % (bytes.len() + 1);
+                match damage {
+                    0 => bytes.truncate(at),
+                    1 => bytes.insert(at, byte),
+                    _ => {}
+                }
+                let projection = all_kinds_projection();
+                let read = |reference: bool| {
+                    let mut record = crate::record::CompactRecord::default();
+                    let parsed = if reference {
+                        record.parse_into_reference(&bytes, &projection)
+                    } else {
+                        record.parse_into(&bytes, &projection)
+                    };
+                    parsed.map(|()| format!("{record:?}")).map_err(|e| e.to_string())
+                };
+                prop_assert_eq!(read(false), read(true));
+            }
         }
     }
 
