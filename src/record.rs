@@ -1788,6 +1788,19 @@ mod tests {
     }
 
     #[test]
+    fn bytes_that_are_not_an_object_are_refused() {
+        let (fields, _) = wide(2);
+        let projection = Projection::of(&fields);
+        for bytes in [&b"[1]"[..], b"\"k0\"", b"7", b"null", b" true "] {
+            let Err(e) = CompactRecord::parse(bytes, &projection) else {
+                unreachable!("{bytes:?} was read as a record")
+            };
+            assert!(e.to_string().contains("expected a record object"), "{e}");
+        }
+        assert!(CompactRecord::parse(b" {} ", &projection).is_ok());
+    }
+
+    #[test]
     fn projected_keys_are_found_whatever_their_number_and_hashes() {
         // One key, a few (some sharing a table entry), and more than a table entry can number.
         for n in [1, 5, 64, 300] {
