@@ -331,5 +331,58 @@ fn bench_bytes(cr: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_conditions, bench_compile, bench_bytes);
+/// `blocks` blocks of eight rounds of three arithmetic instructions on `x` (rotate, xor, add:
+/// 24 instructions per block; with `blocks` a constant, the compiler unrolls the loop): work
+/// with no memory access and no branch on data, to add to each record of a loop
+/// ([`bench_window`]).
+#[inline(always)]
+fn busy(mut x: u64, blocks: u64) -> u64 {
+    for b in 0..blocks {
+        macro_rules! rounds {
+            ($($k:literal)*) => {$( x = (x.rotate_left(3) ^ b).wrapping_add($k); )*};
+        }
+        rounds!(1 2 3 4 5 6 7 8);
+    }
+    x
+}
+
+/// Why one record at a time costs what it costs on host structs: the typed closure of C2 with
+/// `n` blocks of [`busy`] added to each record (24 instructions each). In this data each
+/// record's strings are on their own page, so a record is a cache miss of its own, and the
+/// processor overlaps the misses of as many records as its instruction window holds: more
+/// instructions per record, fewer records in flight. With about 100 instructions added (four
+/// blocks), the typed closure takes about as long as Herald's host structs one by one, which
+/// run about 100 more instructions per record than it on C2 (docs/performance.md, session 11).
+fn bench_window(cr: &mut Criterion) {
+    let (_, typed, _) = generate();
+    let mut g = cr.benchmark_group("window_C2");
+    g.throughput(Throughput::Elements(N as u64));
+    g.sample_size(20);
+    macro_rules! padded {
+        ($($n:literal),*) => {$(
+            g.bench_function(concat!("handwritten typed struct + ", $n, " blocks"), |b| {
+                b.iter(|| {
+                    typed
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, c)| {
+                            black_box(busy(*i as u64, $n));
+                            c2_typed(black_box(c))
+                        })
+                        .count()
+                })
+            });
+        )*};
+    }
+    padded!(0, 1, 2, 4);
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_conditions,
+    bench_compile,
+    bench_bytes,
+    bench_window
+);
 criterion_main!(benches);
