@@ -295,7 +295,7 @@ impl JsonRecord<'_> {
 }
 
 impl Access for JsonRecord<'_> {
-    #[inline]
+    #[inline(always)]
     fn load(&self, _slot: usize, field: &FieldMeta) -> Val<'_> {
         match self.find(field) {
             None => Val::Null,
