@@ -276,7 +276,8 @@ impl Condition {
         }
     }
 
-    /// Parses a record from JSON bytes, keeping only the fields this condition reads.
+    /// Parses a record from JSON bytes, keeping only the fields this condition reads. Fails on
+    /// invalid JSON, or on JSON that is not an object ([`CompactRecord::parse`]).
     pub fn parse_record(&self, bytes: &[u8]) -> Result<CompactRecord, serde_json::Error> {
         CompactRecord::parse(bytes, self.projection())
     }

@@ -16,14 +16,18 @@
 //! - numbers that a visitor reads are handed to serde_json itself (the token alone), so integer
 //!   overflow, `-0` and float rounding follow serde_json exactly.
 //!
-//! Nesting is bounded by the caller (`route::MAX_LINE_DEPTH`, checked before parsing) and again
-//! here: deeper input bails instead of recursing.
+//! Nesting is bounded here as serde_json bounds it: a container at a depth serde_json refuses
+//! bails (serde_json then words the error) instead of recursing. `herald route` also checks
+//! the line's depth before parsing (`route::MAX_LINE_DEPTH`); `CompactRecord::parse_into`
+//! relies on this bound alone.
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
-/// Deepest nesting the fast path recurses into; deeper input bails.
-const MAX_DEPTH: u32 = 128;
+/// Deepest nesting the fast path recurses into; deeper input bails. serde_json refuses the
+/// 128th nested container ("recursion limit exceeded"), so the fast path stops at 127: it must
+/// not accept what serde_json refuses.
+const MAX_DEPTH: u32 = 127;
 
 /// The fast path does not handle this input: parse it again with serde_json.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

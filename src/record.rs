@@ -715,7 +715,7 @@ impl CompactRecord {
     /// Like [`CompactRecord::parse`], reusing this record's storage.
     ///
     /// The bytes are read by the fast path `herald route` uses for event lines
-    /// ([`crate::jsonline`]) when they are UTF-8 in the shape it handles; otherwise, or when
+    /// (`src/jsonline.rs`) when they are UTF-8 in the shape it handles; otherwise, or when
     /// it gives up, by serde_json, which then builds the same record or words the error.
     pub fn parse_into(
         &mut self,
@@ -749,7 +749,8 @@ impl CompactRecord {
     }
 
     /// Parses the record out of a deserializer positioned at a JSON object (used to parse the
-    /// `record` of an event line without building the rest).
+    /// `record` of an event line without building the rest). A value that is not an object
+    /// reads as a record with no fields; [`CompactRecord::deserialize_object`] refuses it.
     pub fn deserialize_from<'de, D: de::Deserializer<'de>>(
         &mut self,
         deserializer: D,
@@ -1784,6 +1785,30 @@ mod tests {
                 matches!(rec.get(n - 1), CVal::Str(s) if s == last.as_str()),
                 "{n}"
             );
+        }
+    }
+
+    #[test]
+    fn records_nested_as_deep_as_serde_json_allows_and_no_deeper() {
+        // A projected field holding `arrays` nested arrays: the object and the arrays are
+        // `arrays + 1` containers; serde_json reads 127 and refuses 128.
+        let (fields, _) = wide(2);
+        let projection = Projection::of(&fields);
+        for arrays in 120..=130 {
+            let bytes = format!("{{\"k0\":{}{}}}", "[".repeat(arrays), "]".repeat(arrays));
+            let read = |reference: bool| {
+                let mut record = CompactRecord::default();
+                let parsed = if reference {
+                    record.parse_into_reference(bytes.as_bytes(), &projection)
+                } else {
+                    record.parse_into(bytes.as_bytes(), &projection)
+                };
+                parsed
+                    .map(|()| format!("{record:?}"))
+                    .map_err(|e| e.to_string())
+            };
+            assert_eq!(read(false), read(true), "{arrays}");
+            assert_eq!(read(false).is_ok(), arrays < 127, "{arrays}");
         }
     }
 
