@@ -332,9 +332,9 @@ fn bench_bytes(cr: &mut Criterion) {
 }
 
 /// `blocks` blocks of eight rounds of three arithmetic instructions on `x` (rotate, xor, add,
-/// each with its own constants, so that none folds into another: 24 instructions per block;
-/// with `blocks` a constant, the compiler unrolls the loop): work with no memory access and no
-/// branch on data, to add to each record of a loop ([`bench_window`]).
+/// each with its own constants, so that none folds into another: 24 instructions per block,
+/// and the loop's own two or three where the compiler does not unroll it): work with no memory
+/// access and no branch on data, to add to each record of a loop ([`bench_window`]).
 #[inline(always)]
 fn busy(mut x: u64, blocks: u64) -> u64 {
     for _ in 0..blocks {
