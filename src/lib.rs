@@ -16,6 +16,7 @@ pub mod interop;
 pub mod interp;
 pub mod ir;
 mod jsonline;
+mod jsonmap;
 pub mod load;
 pub mod opt;
 pub mod phf;

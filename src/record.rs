@@ -243,22 +243,37 @@ pub trait Access {
 }
 
 /// What the evaluator knows about a field: its path and declared kind.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct FieldMeta {
     /// The path, outermost first.
     pub path: crate::ir::FieldPath,
     /// The declared kind.
     pub kind: FieldKind,
+    /// Where each segment of the path was last found in a serde_json map
+    /// ([`crate::jsonmap`]): one per segment, shared by every evaluation of the program.
+    hints: Box<[crate::jsonmap::KeyHint]>,
+}
+
+impl FieldMeta {
+    /// The metadata of a field with this path and declared kind.
+    pub fn new(path: crate::ir::FieldPath, kind: FieldKind) -> FieldMeta {
+        let hints = path.iter().map(|_| Default::default()).collect();
+        FieldMeta { path, kind, hints }
+    }
+}
+
+/// Equal when the paths and kinds are: the lookup hints are a cache.
+impl PartialEq for FieldMeta {
+    fn eq(&self, other: &FieldMeta) -> bool {
+        self.path == other.path && self.kind == other.kind
+    }
 }
 
 /// The field metadata of a field table, indexed by field id.
 pub fn field_metas(fields: &FieldTable) -> Vec<FieldMeta> {
     fields
         .iter()
-        .map(|(_, f)| FieldMeta {
-            path: f.path.clone(),
-            kind: f.kind,
-        })
+        .map(|(_, f)| FieldMeta::new(f.path.clone(), f.kind))
         .collect()
 }
 
@@ -269,12 +284,13 @@ pub struct JsonRecord<'a>(pub &'a serde_json::Value);
 impl JsonRecord<'_> {
     /// The field's value. Most fields are top-level: one lookup, inlined into the leaf that
     /// reads it (a call per lookup, with its saved registers, was a tenth of the instructions
-    /// per record on C1); nested paths take the loop, out of line.
+    /// per record on C1); nested paths take the loop, out of line. Each key is looked up
+    /// where it was found in earlier records first ([`crate::jsonmap`]).
     #[inline(always)]
     fn find(&self, field: &FieldMeta) -> Option<&serde_json::Value> {
-        if let [seg] = &*field.path {
+        if let ([seg], [hint]) = (&*field.path, &*field.hints) {
             return match self.0 {
-                serde_json::Value::Object(m) => m.get(&**seg),
+                serde_json::Value::Object(m) => crate::jsonmap::find(m, seg, hint),
                 _ => None,
             };
         }
@@ -284,9 +300,14 @@ impl JsonRecord<'_> {
     #[inline(never)]
     fn find_nested(&self, field: &FieldMeta) -> Option<&serde_json::Value> {
         let mut cur = self.0;
-        for seg in field.path.iter() {
+        for (i, seg) in field.path.iter().enumerate() {
             match cur {
-                serde_json::Value::Object(m) => cur = m.get(&**seg)?,
+                serde_json::Value::Object(m) => {
+                    cur = match field.hints.get(i) {
+                        Some(hint) => crate::jsonmap::find(m, seg, hint)?,
+                        None => m.get(&**seg)?,
+                    }
+                }
                 _ => return None,
             }
         }

@@ -31,9 +31,11 @@ impl Access for Bools {
 
 fn metas() -> Vec<FieldMeta> {
     (0..SLOTS)
-        .map(|i| FieldMeta {
-            path: vec![format!("f{i}").into_boxed_str()].into(),
-            kind: FieldKind::Dynamic,
+        .map(|i| {
+            FieldMeta::new(
+                vec![format!("f{i}").into_boxed_str()].into(),
+                FieldKind::Dynamic,
+            )
         })
         .collect()
 }
