@@ -45,12 +45,17 @@ const MAX_WALK: usize = 48;
 /// near the hint takes it off; a second such miss while on probation retires the hint, and
 /// lookups go to `Map::get` alone from then on.
 ///
-/// One byte: 255 not learned yet, 254 retired; otherwise bit 7 is the probation and bits 0–6
-/// the position, `0..64` from the start, `64 + k` for `len - k`.
+/// A hint is learned at its second lookup, not its first: a program's field table evaluated once
+/// (`CompactRecord::from_json` builds one per record) costs `Map::get` and nothing more.
+///
+/// One byte: 255 not used yet, 254 used once (learns at the next lookup), 253 retired;
+/// otherwise bit 7 is the probation and bits 0–6 the position, `0..64` from the start,
+/// `64 + k` for `len - k` (`k <= MAX_WALK`, so a position never reads as 253–255).
 pub struct KeyHint(AtomicU8);
 
 const UNKNOWN: u8 = u8::MAX;
-const RETIRED: u8 = u8::MAX - 1;
+const SEEN: u8 = u8::MAX - 1;
+const RETIRED: u8 = u8::MAX - 2;
 const PROBATION: u8 = 0x80;
 const FROM_END: u8 = 64;
 
@@ -80,7 +85,8 @@ impl KeyHint {
                 .and_then(|k| u8::try_from(k).ok())
                 .map(|k| k.saturating_add(FROM_END))
         };
-        v.filter(|v| *v < PROBATION).unwrap_or(UNKNOWN)
+        v.filter(|v| usize::from(*v) <= usize::from(FROM_END) + MAX_WALK)
+            .unwrap_or(UNKNOWN)
     }
 
     /// The key was found near the hint: off probation.
@@ -95,7 +101,7 @@ impl KeyHint {
     fn missed(&self, raw: u8, at: Option<usize>, len: usize) {
         let learned = at.map_or(UNKNOWN, |at| KeyHint::encode(at, len));
         let next = match raw {
-            UNKNOWN => learned,
+            UNKNOWN | SEEN => learned,
             RETIRED => RETIRED,
             _ if raw & PROBATION != 0 => RETIRED,
             // Absent from a map in insertion order: no place to learn, keep the position.
@@ -116,6 +122,7 @@ impl fmt::Debug for KeyHint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0.load(Relaxed) {
             UNKNOWN => write!(f, "KeyHint(?)"),
+            SEEN => write!(f, "KeyHint(seen)"),
             RETIRED => write!(f, "KeyHint(retired)"),
             raw => {
                 let p = if raw & PROBATION != 0 {
@@ -167,11 +174,8 @@ fn find_in<'m, const UNORDERED: bool>(
 ) -> Option<&'m Value> {
     let len = m.len();
     let raw = hint.0.load(Relaxed);
-    if len > MAX_WALK || raw == RETIRED {
-        return m.get(key);
-    }
-    if raw == UNKNOWN {
-        return find_far::<UNORDERED>(m, key, raw, 0, &[], hint);
+    if len > MAX_WALK || raw >= RETIRED {
+        return find_cold::<UNORDERED>(m, key, raw, hint);
     }
     match KeyHint::at(raw, len) {
         Some(at) => match nth(m, at) {
@@ -182,6 +186,25 @@ fn find_in<'m, const UNORDERED: bool>(
             _ => find_near::<UNORDERED>(m, key, raw, at, hint),
         },
         None => find_far::<UNORDERED>(m, key, raw, 0, &[], hint),
+    }
+}
+
+/// A map too large to walk, or a hint retired, not used yet (noted, for the next lookup to
+/// learn), or used once (learned now).
+#[inline(never)]
+fn find_cold<'m, const UNORDERED: bool>(
+    m: &'m Map<String, Value>,
+    key: &str,
+    raw: u8,
+    hint: &KeyHint,
+) -> Option<&'m Value> {
+    match raw {
+        SEEN if m.len() <= MAX_WALK => find_far::<UNORDERED>(m, key, raw, 0, &[], hint),
+        UNKNOWN => {
+            hint.0.store(SEEN, Relaxed);
+            m.get(key)
+        }
+        _ => m.get(key),
     }
 }
 
@@ -290,7 +313,7 @@ mod tests {
     /// not learned, or retired).
     fn state(hint: &KeyHint, len: usize) -> Option<(usize, bool)> {
         match hint.0.load(Relaxed) {
-            UNKNOWN | RETIRED => None,
+            UNKNOWN | SEEN | RETIRED => None,
             raw => KeyHint::at(raw, len).map(|at| (at, raw & PROBATION != 0)),
         }
     }
@@ -323,10 +346,12 @@ mod tests {
         assert_eq!(state(&hint, 20), None);
         assert_eq!(find(&m, "k10", &hint), Some(&Value::from(10)));
         assert_eq!(
-            state(&hint, 20),
-            Some((10, false)),
-            "learned on the first lookup"
+            hint.0.load(Relaxed),
+            SEEN,
+            "not learned on the first lookup"
         );
+        assert_eq!(find(&m, "k10", &hint), Some(&Value::from(10)));
+        assert_eq!(state(&hint, 20), Some((10, false)), "learned on the second");
         for (key, want) in [("k08", 8), ("k12", 12), ("k11", 11)] {
             assert_eq!(find(&m, key, &hint), Some(&Value::from(want)));
             assert_eq!(
@@ -377,6 +402,19 @@ mod tests {
         let m = map_of(&keys);
         let hint = KeyHint::default();
         assert_eq!(find(&m, "k150", &hint), Some(&Value::from(150)));
-        assert_eq!(hint.0.load(Relaxed), UNKNOWN, "not learned");
+        assert_eq!(find(&m, "k150", &hint), Some(&Value::from(150)));
+        assert_eq!(hint.0.load(Relaxed), SEEN, "not learned");
+    }
+
+    #[test]
+    fn no_position_reads_as_a_state() {
+        for len in 0..=MAX_WALK {
+            for at in 0..=len {
+                let raw = KeyHint::encode(at, len);
+                assert!(raw | PROBATION < RETIRED, "{at} of {len}: {raw}");
+                assert_eq!(KeyHint::at(raw, len), Some(at));
+                assert_eq!(KeyHint::at(raw | PROBATION, len), Some(at));
+            }
+        }
     }
 }

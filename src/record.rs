@@ -249,16 +249,23 @@ pub struct FieldMeta {
     pub path: crate::ir::FieldPath,
     /// The declared kind.
     pub kind: FieldKind,
-    /// Where each segment of the path was last found in a serde_json map
-    /// ([`crate::jsonmap`]): one per segment, shared by every evaluation of the program.
-    hints: Box<[crate::jsonmap::KeyHint]>,
+    /// Where each of the path's first segments was last found in a serde_json map
+    /// ([`crate::jsonmap`]), shared by every evaluation of the program; deeper segments are
+    /// looked up with `Map::get` alone. Inline: no allocation per field.
+    hints: [crate::jsonmap::KeyHint; HINTED_SEGMENTS],
 }
+
+/// Segments of a field path with a key hint.
+const HINTED_SEGMENTS: usize = 4;
 
 impl FieldMeta {
     /// The metadata of a field with this path and declared kind.
     pub fn new(path: crate::ir::FieldPath, kind: FieldKind) -> FieldMeta {
-        let hints = path.iter().map(|_| Default::default()).collect();
-        FieldMeta { path, kind, hints }
+        FieldMeta {
+            path,
+            kind,
+            hints: Default::default(),
+        }
     }
 }
 
@@ -288,7 +295,7 @@ impl JsonRecord<'_> {
     /// where it was found in earlier records first ([`crate::jsonmap`]).
     #[inline(always)]
     fn find(&self, field: &FieldMeta) -> Option<&serde_json::Value> {
-        if let ([seg], [hint]) = (&*field.path, &*field.hints) {
+        if let ([seg], [hint, ..]) = (&*field.path, &field.hints) {
             return match self.0 {
                 serde_json::Value::Object(m) => crate::jsonmap::find(m, seg, hint),
                 _ => None,

@@ -424,6 +424,53 @@ proptest! {
     }
 }
 
+/// A record with some of the keys `_0`–`_9` (sorted before the test fields), `m0`–`m9` (among
+/// them) and `z0`–`z9` (after them) added, so that the test fields' positions in the map move
+/// from record to record.
+fn shifted_record() -> impl Strategy<Value = serde_json::Value> {
+    (record(), prop::collection::vec(any::<bool>(), 30)).prop_map(|(mut rec, extra)| {
+        if let serde_json::Value::Object(m) = &mut rec {
+            for (i, add) in extra.into_iter().enumerate() {
+                if add {
+                    let prefix = ["_", "m", "z"][i / 10];
+                    m.insert(format!("{prefix}{}", i % 10), serde_json::Value::from(i));
+                }
+            }
+        }
+        rec
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// One condition over many serde_json records of moving shapes, as a host evaluates them:
+    /// the key hints (`src/jsonmap.rs`) are learned, found near, missed, put on probation and
+    /// retired along the way, and every answer is the reference interpreter's (which reads
+    /// the records with `Value::get`).
+    #[test]
+    fn learned_key_hints_never_change_an_answer(
+        src in condition(),
+        recs in prop::collection::vec(shifted_record(), 1..60),
+        with_schema: bool,
+    ) {
+        let s = schema();
+        let Ok(cond) = Condition::compile(&src, with_schema.then_some(&s)) else {
+            return Ok(());
+        };
+        let clock = FixedClock(chrono::Utc::now());
+        for rec in recs.iter().chain(recs.iter().rev()) {
+            prop_assert_eq!(
+                cond.eval(rec, &clock),
+                cond.eval_reference(rec, &clock),
+                "{} on {}",
+                &src,
+                rec
+            );
+        }
+    }
+}
+
 /// The batch functions (by blocks, on one thread and in parallel) against one-by-one
 /// evaluation, on every record kind. More than a block (256 records) so that the schedule
 /// runs over several blocks and a partial last one.
