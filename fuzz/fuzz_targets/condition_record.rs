@@ -6,8 +6,10 @@
 //! most inputs compile; `Raw` takes any condition text and any record bytes. For each compiled
 //! condition and each record that is JSON, these must all agree with
 //! `Condition::eval_reference` (the interpreter on the unoptimized IR): the interpreter on the
-//! optimized IR, the compiled program on a serde_json record, on a compact record parsed from
-//! the record's bytes, and on a compact record built from the serde_json value. The printer must
+//! optimized IR, the compiled program on a serde_json record (three times, so that the key
+//! hints of `src/jsonmap.rs` are learned and then used, across the records of an input), on a
+//! compact record parsed from the record's bytes, and on a compact record built from the
+//! serde_json value. The printer must
 //! round-trip: `parse(print(ast)) == ast`.
 
 #![no_main]
@@ -510,6 +512,13 @@ fn check(cond: &Condition, src: &str, rec: &Value, bytes: &[u8]) {
     assert_eq!(
         json, expected,
         "compiled, serde_json record: {src} on {rec}"
+    );
+    // The key hints were noted at the first lookup and learned at the second: the third
+    // looks where they point.
+    assert_eq!(
+        cond.eval(rec, &clock),
+        expected,
+        "compiled, eval() with learned key hints: {src} on {rec}"
     );
     let from_json = CompactRecord::from_json(rec, cond.fields());
     assert_eq!(
