@@ -175,6 +175,15 @@ impl WordSet {
         }
     }
 
+    /// The words of the set, in no particular order.
+    pub fn members(&self) -> Vec<u64> {
+        match self {
+            WordSet::Few(v) => v.to_vec(),
+            WordSet::Perfect(p) => p.members().collect(),
+            WordSet::Sorted(v) => v.to_vec(),
+        }
+    }
+
     /// Membership of a word.
     #[inline(always)]
     pub fn contains(&self, w: u64) -> bool {
@@ -244,6 +253,18 @@ struct DecRange {
 }
 
 impl NumSet {
+    /// For one interval: the integers it holds are exactly `lo..=hi` (none when `lo > hi`);
+    /// `None` when the set is tested through its interval set.
+    pub fn int_bounds(&self) -> Option<(i64, i64)> {
+        self.ints
+    }
+
+    /// For one interval with exact `f64` bounds: `(lo, lo included, hi, hi included)`;
+    /// `None` when the set is tested through its interval set.
+    pub fn dec_bounds(&self) -> Option<(f64, bool, f64, bool)> {
+        self.decs.map(|d| (d.lo, d.lo_in, d.hi, d.hi_in))
+    }
+
     /// Prepares an interval set.
     pub fn new(ranges: &IntervalSet<Num>) -> NumSet {
         let (ints, decs) = match ranges.ranges.as_slice() {

@@ -3,6 +3,7 @@
 pub mod analysis;
 pub mod ast;
 pub mod check;
+pub mod codegen;
 pub mod compile;
 pub mod condition;
 pub mod diagnostics;

@@ -140,6 +140,11 @@ impl PerfectWords {
             .is_some_and(|&x| x == w && w != FREE)
     }
 
+    /// The words of the set, in slot order.
+    pub fn members(&self) -> impl Iterator<Item = u64> + '_ {
+        self.slots.iter().copied().filter(|&w| w != FREE)
+    }
+
     /// Slots in the table (for the docs' sizes and the tests).
     pub fn table_len(&self) -> usize {
         self.slots.len()
