@@ -14,9 +14,9 @@ use std::hint::black_box;
 
 const N: usize = 200_000;
 
-const C1: &str = r#"country == "FR" and subscription == "paid""#;
-const C2: &str = r#"subscription == "paid" and (country in ["FR","BE","CH","LU","MC"] or language == "fr") and not opted_out and age >= 18"#;
-const C3: &str = r#"(country == "FR" or country == "BE" or country == "CH" or country == "LU" or country == "MC" or country == "DE" or country == "AT" or country == "ES" or country == "IT" or country == "PT" or country == "GB" or country == "IE") and lifetime_value > 1000.5 and tags contains "vip" and address.city != """#;
+#[path = "common/conditions.rs"]
+mod conditions;
+use conditions::{C1, C2, C3};
 
 const C3_COUNTRIES: [&str; 12] = [
     "FR", "BE", "CH", "LU", "MC", "DE", "AT", "ES", "IT", "PT", "GB", "IE",
@@ -36,6 +36,13 @@ struct Contact {
     lifetime_value: Option<f64>,
     tags: Vec<String>,
     city: Option<String>,
+}
+
+/// C1–C3 generated as Rust for `Contact` by `herald::codegen::host_fn` (checked in;
+/// `tests/codegen.rs` checks that it is what the generator gives now).
+mod generated {
+    use super::Contact;
+    include!("generated/eval.rs");
 }
 
 herald::host_record!(Contact {
@@ -170,17 +177,26 @@ type Case = (
     &'static str,
     fn(&Value) -> bool,
     fn(&Contact) -> bool,
+    Generated,
 );
+
+/// A condition generated as Rust (`herald::codegen::host_fn`).
+type Generated = fn(
+    &Contact,
+    &Condition,
+    &herald::record::HostMap<Contact>,
+    chrono::DateTime<chrono::Utc>,
+) -> Truth;
 
 fn bench_conditions(cr: &mut Criterion) {
     let (json, typed, _) = generate();
     let now = chrono::Utc::now();
     let cases: [Case; 3] = [
-        ("C1", C1, c1_json, c1_typed),
-        ("C2", C2, c2_json, c2_typed),
-        ("C3", C3, c3_json, c3_typed),
+        ("C1", C1, c1_json, c1_typed, generated::c1),
+        ("C2", C2, c2_json, c2_typed, generated::c2),
+        ("C3", C3, c3_json, c3_typed, generated::c3),
     ];
-    for (name, src, by_json, by_type) in cases {
+    for (name, src, by_json, by_type, by_code) in cases {
         let cond = Condition::compile(src, None).unwrap();
         let compact: Vec<_> = json
             .iter()
@@ -219,6 +235,14 @@ fn bench_conditions(cr: &mut Criterion) {
             "{name}: herald host"
         );
         assert_eq!(
+            typed
+                .iter()
+                .filter(|c| by_code(c, &cond, &map, now) == Truth::True)
+                .count(),
+            expected,
+            "{name}: herald generated code"
+        );
+        assert_eq!(
             cond.count_matches_seq(&json_records, now),
             expected,
             "{name}: json batch"
@@ -255,6 +279,15 @@ fn bench_conditions(cr: &mut Criterion) {
                 typed
                     .iter()
                     .filter(|c| cond.eval_host(black_box(*c), &map, now) == Truth::True)
+                    .count()
+            })
+        });
+        // The condition generated as Rust at build time (`herald::codegen`), one by one.
+        g.bench_function("herald generated code, host struct", |b| {
+            b.iter(|| {
+                typed
+                    .iter()
+                    .filter(|c| by_code(black_box(*c), &cond, &map, now) == Truth::True)
                     .count()
             })
         });
