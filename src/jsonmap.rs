@@ -35,8 +35,9 @@ const MAX_WALK: usize = 48;
 ///
 /// The position is counted from the nearer end of the map: from the start in the first half,
 /// from the end in the second, so that the walk is short and optional keys at the other end do
-/// not move it. It is stored only when the key is not within [`WINDOW`] entries of it:
-/// records whose shapes differ by a few optional keys write nothing (no cache line bouncing
+/// not move it. Once learned, it is stored only when the key is not within [`WINDOW`] entries
+/// of it (and when a near hit takes it off probation): records whose shapes differ by a few
+/// optional keys write nothing (no cache line bouncing
 /// between threads that evaluate one program), and finding a key a few entries from the hint
 /// costs a few length comparisons.
 ///
@@ -89,18 +90,25 @@ impl KeyHint {
             .unwrap_or(UNKNOWN)
     }
 
-    /// The key was found near the hint: off probation.
+    /// The key was found near the hint (byte `raw`): off probation, unless another thread
+    /// changed the hint since it was read.
     #[inline(always)]
     fn found(&self, raw: u8) {
         if raw & PROBATION != 0 {
-            self.0.store(raw & !PROBATION, Relaxed);
+            let _ = self
+                .0
+                .compare_exchange(raw, raw & !PROBATION, Relaxed, Relaxed);
         }
     }
 
-    /// The key was not near the hint; it is at (or its place is) position `at` of `len`.
+    /// The key was not near the hint (byte `raw`); it is at (or its place is) position `at`
+    /// of `len`, when that is known.
     fn missed(&self, raw: u8, at: Option<usize>, len: usize) {
         let learned = at.map_or(UNKNOWN, |at| KeyHint::encode(at, len));
         let next = match raw {
+            // Nothing to learn (absent from a map in insertion order): retired, not noted
+            // again at every lookup.
+            UNKNOWN | SEEN if learned == UNKNOWN => RETIRED,
             UNKNOWN | SEEN => learned,
             RETIRED => RETIRED,
             _ if raw & PROBATION != 0 => RETIRED,
@@ -108,7 +116,9 @@ impl KeyHint {
             _ if learned == UNKNOWN => raw | PROBATION,
             _ => learned | PROBATION,
         };
-        self.0.store(next, Relaxed);
+        if next != raw {
+            self.0.store(next, Relaxed);
+        }
     }
 }
 
@@ -242,11 +252,12 @@ fn find_near<'m, const UNORDERED: bool>(
     }
     for d in 1..SPAN {
         for at in [h.checked_sub(d), Some(h + d)].into_iter().flatten() {
-            if let Some(Some((k, v))) = at.checked_sub(lo).and_then(|i| near.get(i))
-                && is_key(k, key)
-            {
-                hint.found(raw);
-                return Some(v);
+            match at.checked_sub(lo).and_then(|i| near.get(i)) {
+                Some(Some((k, v))) if is_key(k, key) => {
+                    hint.found(raw);
+                    return Some(v);
+                }
+                _ => {}
             }
         }
     }
@@ -267,13 +278,14 @@ fn find_far<'m, const UNORDERED: bool>(
     hint: &KeyHint,
 ) -> Option<&'m Value> {
     let sorted = !UNORDERED && sorted();
-    if sorted
-        && let (Some(Some((first, _))), Some(Some((last, _)))) = (near.first(), near.last())
-        && (lo == 0 || first.as_str() < key)
-        && (lo + near.len() == m.len() || last.as_str() > key)
+    if let (true, Some(Some((first, _))), Some(Some((last, _)))) =
+        (sorted, near.first(), near.last())
     {
-        hint.found(raw);
-        return None;
+        if (lo == 0 || first.as_str() < key) && (lo + near.len() == m.len() || last.as_str() > key)
+        {
+            hint.found(raw);
+            return None;
+        }
     }
     let v = m.get(key);
     let at = match (v, sorted) {
@@ -335,6 +347,58 @@ mod tests {
             let hint = KeyHint(AtomicU8::new(raw));
             prop_assert_eq!(find_in::<true>(&m, &key, &hint), m.get(&key));
             prop_assert_eq!(find_in::<true>(&m, &key, &hint), m.get(&key));
+        }
+    }
+
+    /// `find` three times in a row from hint byte `raw`, in both logics, against `Map::get`.
+    fn check_all_hints(m: &Map<String, Value>, key: &str) {
+        let want = m.get(key);
+        for raw in 0..=u8::MAX {
+            let hint = KeyHint(AtomicU8::new(raw));
+            for _ in 0..3 {
+                assert_eq!(find(m, key, &hint), want, "{key:?} from {raw} in {m:?}");
+            }
+            let hint = KeyHint(AtomicU8::new(raw));
+            for _ in 0..3 {
+                assert_eq!(
+                    find_in::<true>(m, key, &hint),
+                    want,
+                    "{key:?} from {raw} (unordered)"
+                );
+            }
+        }
+    }
+
+    /// Every map over 8 keys (each present or not), every one of them looked up and keys
+    /// before, between and after them, from every hint byte.
+    #[test]
+    fn every_small_map_every_hint() {
+        let pool = ["", "a", "aa", "ab", "b", "ba", "bb", "c"];
+        let probes = ["", "a", "a0", "aa", "ab", "abc", "b", "ba", "bb", "c", "d"];
+        for subset in 0u32..(1 << pool.len()) {
+            let keys: Vec<String> = pool
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| subset >> i & 1 == 1)
+                .map(|(_, k)| k.to_string())
+                .collect();
+            let m = map_of(&keys);
+            for key in probes {
+                check_all_hints(&m, key);
+            }
+        }
+    }
+
+    /// Maps of 0 to `MAX_WALK + 4` keys, every key and every gap between two keys looked up,
+    /// from every hint byte: positions at both ends, counted from both ends, past the end.
+    #[test]
+    fn every_length_every_position_every_hint() {
+        for len in 0..=MAX_WALK + 4 {
+            let keys: Vec<String> = (0..len).map(|i| format!("k{:03}", 2 * i)).collect();
+            let m = map_of(&keys);
+            for probe in 0..=2 * len + 1 {
+                check_all_hints(&m, &format!("k{probe:03}"));
+            }
         }
     }
 

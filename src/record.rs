@@ -243,7 +243,7 @@ pub trait Access {
 }
 
 /// What the evaluator knows about a field: its path and declared kind.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FieldMeta {
     /// The path, outermost first.
     pub path: crate::ir::FieldPath,
@@ -266,6 +266,16 @@ impl FieldMeta {
             kind,
             hints: Default::default(),
         }
+    }
+}
+
+/// The path and kind: the lookup hints are a cache, which depends on what was evaluated.
+impl fmt::Debug for FieldMeta {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FieldMeta")
+            .field("path", &self.path)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
     }
 }
 
