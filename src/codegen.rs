@@ -23,7 +23,8 @@
 //! - when the condition is not the one it was generated from (another source, other field
 //!   kinds, another version of Herald: [`Condition::fingerprint`] differs), it calls
 //!   [`Condition::eval_host`]; so rules reloaded at run time are evaluated by the interpreter
-//!   until the host is built again;
+//!   until the host is built again. The first call on a condition also goes to the
+//!   interpreter, which computes the fingerprint; the check is then one comparison;
 //! - a step whose field the type does not read with the getter the step needs (no getter, a
 //!   getter of another kind, or a field kind that needs a conversion), and a leaf that is not
 //!   generated (regular expressions, dates, functions, sets of numbers of several intervals),
@@ -89,11 +90,11 @@ pub fn host_fn(cond: &Condition, name: &str, ty: &str) -> Result<String, Codegen
     );
     let _ = writeln!(
         out,
-        "    if cond.fingerprint() != {:#018x} {{\n        return cond.eval_host(r, map, now);\n    }}",
+        "    if !cond.fingerprint_is({:#018x}) {{\n        return rt::interpret(cond, r, map, now);\n    }}",
         cond.fingerprint()
     );
     let Op::Flat(flat) = &program.root else {
-        let _ = writeln!(out, "    cond.eval_host(r, map, now)\n}}");
+        let _ = writeln!(out, "    rt::interpret(cond, r, map, now)\n}}");
         return Ok(out);
     };
     emit_flat(&mut out, flat, &program.fields, ty);
@@ -125,6 +126,70 @@ fn emit_flat(out: &mut String, flat: &Flat, fields: &[FieldMeta], ty: &str) {
             );
         }
     }
+    let n = flat.steps.len();
+    let forward = flat.steps.iter().enumerate().all(|(i, s)| {
+        s.next
+            .iter()
+            .all(|&t| is_end(t) || (t as usize > i && (t as usize) < n))
+    });
+    if forward && n <= MAX_NESTED_STEPS && (is_end(flat.entry) || (flat.entry as usize) < n) {
+        emit_nested(out, flat, fields, ty);
+    } else {
+        emit_loop(out, flat, fields, ty);
+    }
+}
+
+/// Programs of more steps are emitted as a loop (each step a nested block otherwise).
+const MAX_NESTED_STEPS: usize = 64;
+
+fn is_end(t: Target) -> bool {
+    matches!(
+        t,
+        crate::compile::END_TRUE | crate::compile::END_FALSE | crate::compile::END_UNKNOWN
+    )
+}
+
+/// Every jump of the program goes forward: step `i` is placed after the end of a block
+/// labelled `'s{i}` that encloses every earlier step, so that a jump to it is `break 's{i}`
+/// and the compiler sees plain branches.
+fn emit_nested(out: &mut String, flat: &Flat, fields: &[FieldMeta], ty: &str) {
+    let n = flat.steps.len();
+    for i in (1..n).rev() {
+        let _ = writeln!(out, "    's{i}: {{");
+    }
+    let _ = writeln!(out, "    {}", jump(flat.entry, 0));
+    for (i, step) in flat.steps.iter().enumerate() {
+        if i > 0 {
+            let _ = writeln!(out, "    }}");
+        }
+        let [t, f, u] = step.next;
+        let _ = writeln!(
+            out,
+            "    // step {i}\n    match {} {{\n        Truth::True => {},\n        Truth::False => {},\n        Truth::Unknown => {},\n    }}",
+            leaf_expr(step, fields, ty),
+            jump(t, i + 1),
+            jump(f, i + 1),
+            jump(u, i + 1)
+        );
+    }
+    if n == 0 {
+        let _ = writeln!(out, "    rt::end({})", target(flat.entry));
+    }
+}
+
+/// The statement that goes to `t` from the point where step `next` would start.
+fn jump(t: Target, next: usize) -> String {
+    match t {
+        crate::compile::END_TRUE => "return Truth::True".into(),
+        crate::compile::END_FALSE => "return Truth::False".into(),
+        crate::compile::END_UNKNOWN => "return Truth::Unknown".into(),
+        t if t as usize == next && next == 0 => "{}".into(),
+        t => format!("break 's{t}"),
+    }
+}
+
+/// Any program: a loop over the step number, each step setting the next.
+fn emit_loop(out: &mut String, flat: &Flat, fields: &[FieldMeta], ty: &str) {
     let _ = writeln!(out, "    let mut at: u32 = {};", target(flat.entry));
     out.push_str("    loop {\n        at = match at {\n");
     for (i, step) in flat.steps.iter().enumerate() {
@@ -165,7 +230,7 @@ fn slot_of(l: &Leaf) -> Option<usize> {
 }
 
 /// The whole record through the interpreter.
-const DELEGATE: &str = "return cond.eval_host(r, map, now)";
+const DELEGATE: &str = "return rt::interpret(cond, r, map, now)";
 
 /// The expression that tests a step's leaf: a match on the field's getter, whose arms the
 /// compiler resolves, with the interpreter for any other getter.
@@ -312,6 +377,24 @@ pub mod rt {
             i += 1;
         }
         true
+    }
+
+    /// `cond.eval_host(r, map, now)`, out of line: the generated function's own path stays
+    /// small (inlined, the interpreter's loop took registers that the generated code then
+    /// saved and restored on every call). Computes the condition's fingerprint, so that the
+    /// generated function's next call finds it ([`Condition::fingerprint_is`]).
+    ///
+    /// [`Condition::fingerprint_is`]: crate::condition::Condition::fingerprint_is
+    #[cold]
+    #[inline(never)]
+    pub fn interpret<T: HostRecord>(
+        cond: &crate::condition::Condition,
+        r: &T,
+        map: &crate::record::HostMap<T>,
+        now: Now,
+    ) -> Truth {
+        let _ = cond.fingerprint();
+        cond.eval_host(r, map, now)
     }
 
     /// A boolean as a truth.

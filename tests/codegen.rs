@@ -96,7 +96,26 @@ const CASES: &[(&str, &str, Generated)] = &[
         r#"true or country == "FR""#,
         generated::constant,
     ),
+    (
+        "many_steps",
+        r#"(country == "FR" or subscription != "free" or age > 0) and (language == "fr" or note != "y" or age > 1) and (subscription == "paid" or address.city != "Lyon" or age > 2) and (note == "x" or country != "DE" or age > 3) and (address.city == "Paris" or language != "en" or age > 4) and (country == "BE" or subscription != "trial" or age > 5) and (language == "de" or note != "z" or age > 6) and (subscription == "free" or address.city != "Nice" or age > 7) and (note == "y" or country != "IT" or age > 8) and (address.city == "Lyon" or language != "es" or age > 9) and (country == "DE" or subscription != "gold" or age > 10) and (language == "en" or note != "FR" or age > 11) and (subscription == "trial" or address.city != "fr" or age > 12) and (note == "z" or country != "paid" or age > 13) and (address.city == "Nice" or language != "x" or age > 14) and (country == "IT" or subscription != "Paris" or age > 15) and (language == "es" or note != "BE" or age > 16) and (subscription == "gold" or address.city != "de" or age > 17)"#,
+        generated::many_steps,
+    ),
 ];
+
+/// `many_steps` is emitted as a loop over the step number (programs of more than 64 steps),
+/// the others as nested blocks.
+#[test]
+fn both_forms_are_tested() {
+    let steps = |src: &str| match &Condition::compile(src, None).unwrap().program().root {
+        herald::compile::Op::Flat(f) => f.steps.len(),
+        _ => 0,
+    };
+    for (name, src, _) in CASES {
+        let n = steps(src);
+        assert_eq!(n > 64, *name == "many_steps", "{name}: {n} steps");
+    }
+}
 
 fn generate_all() -> String {
     let mut out = String::from(
@@ -167,6 +186,25 @@ fn names_must_be_identifiers() {
         );
     }
     assert!(herald::codegen::host_fn(&cond, "_ok1", "crate::Person").is_ok());
+}
+
+/// A generated function runs its own code from its second call on its condition: the first
+/// computes the fingerprint.
+#[test]
+fn the_first_call_computes_the_fingerprint() {
+    let (_, src, f) = CASES[0];
+    let cond = Condition::compile(src, None).unwrap();
+    let map = cond.host_map::<Person>();
+    let now = chrono::Utc::now();
+    let fp = cond.fingerprint();
+    let fresh = Condition::compile(src, None).unwrap();
+    assert!(!fresh.fingerprint_is(fp), "not computed yet");
+    let p = Person::default();
+    assert_eq!(f(&p, &fresh, &map, now), cond.eval_host(&p, &map, now));
+    assert!(
+        fresh.fingerprint_is(fp),
+        "computed by the first call, as generated"
+    );
 }
 
 /// A generated function given another condition than its own evaluates that condition.
@@ -287,7 +325,12 @@ proptest! {
         for (name, src, f) in CASES {
             let cond = Condition::compile(src, None).unwrap();
             let map = cond.host_map::<Person>();
+            // The first call interprets and computes the fingerprint; the second runs the
+            // generated code.
+            let first = f(&p, &cond, &map, now);
+            prop_assert!(cond.fingerprint_is(cond.fingerprint()));
             let got = f(&p, &cond, &map, now);
+            prop_assert_eq!(first, got, "{}: first call: {:?}", name, &p);
             prop_assert_eq!(got, cond.eval_host(&p, &map, now), "{}: {:?}", name, &p);
             if p.ltv.is_none_or(f64::is_finite) {
                 prop_assert_eq!(got, cond.eval_reference(&json, &clock), "{} (reference): {:?}", name, &p);

@@ -13,31 +13,33 @@ pub fn c1(
     now: ::herald::codegen::rt::Now,
 ) -> ::herald::value::Truth {
     use ::herald::codegen::rt::{self, Getter, HostRecord, Truth};
-    if cond.fingerprint() != 0x7231f1bcb2958677 {
-        return cond.eval_host(r, map, now);
+    if !cond.fingerprint_is(0x7231f1bcb2958677) {
+        return rt::interpret(cond, r, map, now);
     }
     const F0: usize = rt::field_index(<Contact as HostRecord>::FIELDS, "country");
     const F1: usize = rt::field_index(<Contact as HostRecord>::FIELDS, "subscription");
-    let mut at: u32 = 0;
-    loop {
-        at = match at {
-            0 => match match <Contact as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "FR"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 2,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => 1,
-            },
-            1 => match match <Contact as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "paid"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_UNKNOWN,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            2 => match match <Contact as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "paid"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            _ => return rt::end(at),
-        };
+    's2: {
+    's1: {
+    {}
+    // step 0
+    match match <Contact as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "FR"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's2,
+        Truth::False => return Truth::False,
+        Truth::Unknown => break 's1,
+    }
+    }
+    // step 1
+    match match <Contact as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "paid"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::Unknown,
+        Truth::False => return Truth::False,
+        Truth::Unknown => return Truth::Unknown,
+    }
+    }
+    // step 2
+    match match <Contact as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "paid"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => return Truth::False,
+        Truth::Unknown => return Truth::Unknown,
     }
 }
 
@@ -53,74 +55,100 @@ pub fn c2(
     now: ::herald::codegen::rt::Now,
 ) -> ::herald::value::Truth {
     use ::herald::codegen::rt::{self, Getter, HostRecord, Truth};
-    if cond.fingerprint() != 0xff37580c6ee4f9f9 {
-        return cond.eval_host(r, map, now);
+    if !cond.fingerprint_is(0xff37580c6ee4f9f9) {
+        return rt::interpret(cond, r, map, now);
     }
     const F0: usize = rt::field_index(<Contact as HostRecord>::FIELDS, "subscription");
     const F1: usize = rt::field_index(<Contact as HostRecord>::FIELDS, "country");
     const F2: usize = rt::field_index(<Contact as HostRecord>::FIELDS, "language");
     const F3: usize = rt::field_index(<Contact as HostRecord>::FIELDS, "opted_out");
     const F4: usize = rt::field_index(<Contact as HostRecord>::FIELDS, "age");
-    let mut at: u32 = 0;
-    loop {
-        at = match at {
-            0 => match match <Contact as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "paid"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 2,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => 1,
-            },
-            1 => match match <Contact as HostRecord>::getter(F3) { Some(Getter::Bool(g)) => match g(r) { Some(b) => rt::tv(if b { false } else { true }), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 3,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => 3,
-            },
-            2 => match match <Contact as HostRecord>::getter(F3) { Some(Getter::Bool(g)) => match g(r) { Some(b) => rt::tv(if b { false } else { true }), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 4,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => 3,
-            },
-            3 => match match <Contact as HostRecord>::getter(F4) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(18_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4032000000000000), true, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 5,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => 5,
-            },
-            4 => match match <Contact as HostRecord>::getter(F4) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(18_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4032000000000000), true, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 8,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => 5,
-            },
-            5 => match match <Contact as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "MC" | "BE" | "CH" | "FR" | "LU")), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_UNKNOWN,
-                Truth::False => 7,
-                Truth::Unknown => 6,
-            },
-            6 => match match <Contact as HostRecord>::getter(F2) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_UNKNOWN,
-                Truth::False => rt::END_UNKNOWN,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            7 => match match <Contact as HostRecord>::getter(F2) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_UNKNOWN,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            8 => match match <Contact as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "MC" | "BE" | "CH" | "FR" | "LU")), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => 10,
-                Truth::Unknown => 9,
-            },
-            9 => match match <Contact as HostRecord>::getter(F2) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => rt::END_UNKNOWN,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            10 => match match <Contact as HostRecord>::getter(F2) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            _ => return rt::end(at),
-        };
+    's10: {
+    's9: {
+    's8: {
+    's7: {
+    's6: {
+    's5: {
+    's4: {
+    's3: {
+    's2: {
+    's1: {
+    {}
+    // step 0
+    match match <Contact as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "paid"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's2,
+        Truth::False => return Truth::False,
+        Truth::Unknown => break 's1,
+    }
+    }
+    // step 1
+    match match <Contact as HostRecord>::getter(F3) { Some(Getter::Bool(g)) => match g(r) { Some(b) => rt::tv(if b { false } else { true }), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's3,
+        Truth::False => return Truth::False,
+        Truth::Unknown => break 's3,
+    }
+    }
+    // step 2
+    match match <Contact as HostRecord>::getter(F3) { Some(Getter::Bool(g)) => match g(r) { Some(b) => rt::tv(if b { false } else { true }), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's4,
+        Truth::False => return Truth::False,
+        Truth::Unknown => break 's3,
+    }
+    }
+    // step 3
+    match match <Contact as HostRecord>::getter(F4) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(18_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4032000000000000), true, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's5,
+        Truth::False => return Truth::False,
+        Truth::Unknown => break 's5,
+    }
+    }
+    // step 4
+    match match <Contact as HostRecord>::getter(F4) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(18_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4032000000000000), true, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's8,
+        Truth::False => return Truth::False,
+        Truth::Unknown => break 's5,
+    }
+    }
+    // step 5
+    match match <Contact as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "MC" | "BE" | "CH" | "FR" | "LU")), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::Unknown,
+        Truth::False => break 's7,
+        Truth::Unknown => break 's6,
+    }
+    }
+    // step 6
+    match match <Contact as HostRecord>::getter(F2) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::Unknown,
+        Truth::False => return Truth::Unknown,
+        Truth::Unknown => return Truth::Unknown,
+    }
+    }
+    // step 7
+    match match <Contact as HostRecord>::getter(F2) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::Unknown,
+        Truth::False => return Truth::False,
+        Truth::Unknown => return Truth::Unknown,
+    }
+    }
+    // step 8
+    match match <Contact as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "MC" | "BE" | "CH" | "FR" | "LU")), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => break 's10,
+        Truth::Unknown => break 's9,
+    }
+    }
+    // step 9
+    match match <Contact as HostRecord>::getter(F2) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => return Truth::Unknown,
+        Truth::Unknown => return Truth::Unknown,
+    }
+    }
+    // step 10
+    match match <Contact as HostRecord>::getter(F2) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => return Truth::False,
+        Truth::Unknown => return Truth::Unknown,
     }
 }
 
@@ -136,53 +164,67 @@ pub fn c3(
     now: ::herald::codegen::rt::Now,
 ) -> ::herald::value::Truth {
     use ::herald::codegen::rt::{self, Getter, HostRecord, Truth};
-    if cond.fingerprint() != 0xc3e588906bbd1c1d {
-        return cond.eval_host(r, map, now);
+    if !cond.fingerprint_is(0xc3e588906bbd1c1d) {
+        return rt::interpret(cond, r, map, now);
     }
     const F0: usize = rt::field_index(<Contact as HostRecord>::FIELDS, "country");
     const F1: usize = rt::field_index(<Contact as HostRecord>::FIELDS, "lifetime_value");
     const F2: usize = rt::field_index(<Contact as HostRecord>::FIELDS, "tags");
     const F3: usize = rt::field_index(<Contact as HostRecord>::FIELDS, "address.city");
-    let mut at: u32 = 0;
-    loop {
-        at = match at {
-            0 => match match <Contact as HostRecord>::getter(F1) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(1001_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x408f440000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 2,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => 1,
-            },
-            1 => match match <Contact as HostRecord>::getter(F2) { Some(Getter::Strings(g)) => match g(r) { Some(l) => rt::tv(l.iter().any(|e| e == "vip")), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 3,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => 3,
-            },
-            2 => match match <Contact as HostRecord>::getter(F2) { Some(Getter::Strings(g)) => match g(r) { Some(l) => rt::tv(l.iter().any(|e| e == "vip")), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 4,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => 3,
-            },
-            3 => match match <Contact as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == ""), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_FALSE,
-                Truth::False => 5,
-                Truth::Unknown => 5,
-            },
-            4 => match match <Contact as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == ""), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_FALSE,
-                Truth::False => 6,
-                Truth::Unknown => 5,
-            },
-            5 => match match <Contact as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "GB" | "MC" | "BE" | "DE" | "IE" | "CH" | "FR" | "ES" | "AT" | "IT" | "PT" | "LU")), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_UNKNOWN,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            6 => match match <Contact as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "GB" | "MC" | "BE" | "DE" | "IE" | "CH" | "FR" | "ES" | "AT" | "IT" | "PT" | "LU")), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            _ => return rt::end(at),
-        };
+    's6: {
+    's5: {
+    's4: {
+    's3: {
+    's2: {
+    's1: {
+    {}
+    // step 0
+    match match <Contact as HostRecord>::getter(F1) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(1001_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x408f440000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's2,
+        Truth::False => return Truth::False,
+        Truth::Unknown => break 's1,
+    }
+    }
+    // step 1
+    match match <Contact as HostRecord>::getter(F2) { Some(Getter::Strings(g)) => match g(r) { Some(l) => rt::tv(l.iter().any(|e| e == "vip")), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's3,
+        Truth::False => return Truth::False,
+        Truth::Unknown => break 's3,
+    }
+    }
+    // step 2
+    match match <Contact as HostRecord>::getter(F2) { Some(Getter::Strings(g)) => match g(r) { Some(l) => rt::tv(l.iter().any(|e| e == "vip")), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's4,
+        Truth::False => return Truth::False,
+        Truth::Unknown => break 's3,
+    }
+    }
+    // step 3
+    match match <Contact as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == ""), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::False,
+        Truth::False => break 's5,
+        Truth::Unknown => break 's5,
+    }
+    }
+    // step 4
+    match match <Contact as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == ""), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::False,
+        Truth::False => break 's6,
+        Truth::Unknown => break 's5,
+    }
+    }
+    // step 5
+    match match <Contact as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "GB" | "MC" | "BE" | "DE" | "IE" | "CH" | "FR" | "ES" | "AT" | "IT" | "PT" | "LU")), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::Unknown,
+        Truth::False => return Truth::False,
+        Truth::Unknown => return Truth::Unknown,
+    }
+    }
+    // step 6
+    match match <Contact as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "GB" | "MC" | "BE" | "DE" | "IE" | "CH" | "FR" | "ES" | "AT" | "IT" | "PT" | "LU")), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => return Truth::False,
+        Truth::Unknown => return Truth::Unknown,
     }
 }
 

@@ -13,31 +13,33 @@ pub fn c1(
     now: ::herald::codegen::rt::Now,
 ) -> ::herald::value::Truth {
     use ::herald::codegen::rt::{self, Getter, HostRecord, Truth};
-    if cond.fingerprint() != 0x7231f1bcb2958677 {
-        return cond.eval_host(r, map, now);
+    if !cond.fingerprint_is(0x7231f1bcb2958677) {
+        return rt::interpret(cond, r, map, now);
     }
     const F0: usize = rt::field_index(<Person as HostRecord>::FIELDS, "country");
     const F1: usize = rt::field_index(<Person as HostRecord>::FIELDS, "subscription");
-    let mut at: u32 = 0;
-    loop {
-        at = match at {
-            0 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "FR"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 2,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => 1,
-            },
-            1 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "paid"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_UNKNOWN,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            2 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "paid"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            _ => return rt::end(at),
-        };
+    's2: {
+    's1: {
+    {}
+    // step 0
+    match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "FR"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's2,
+        Truth::False => return Truth::False,
+        Truth::Unknown => break 's1,
+    }
+    }
+    // step 1
+    match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "paid"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::Unknown,
+        Truth::False => return Truth::False,
+        Truth::Unknown => return Truth::Unknown,
+    }
+    }
+    // step 2
+    match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "paid"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => return Truth::False,
+        Truth::Unknown => return Truth::Unknown,
     }
 }
 
@@ -53,74 +55,100 @@ pub fn c2(
     now: ::herald::codegen::rt::Now,
 ) -> ::herald::value::Truth {
     use ::herald::codegen::rt::{self, Getter, HostRecord, Truth};
-    if cond.fingerprint() != 0xff37580c6ee4f9f9 {
-        return cond.eval_host(r, map, now);
+    if !cond.fingerprint_is(0xff37580c6ee4f9f9) {
+        return rt::interpret(cond, r, map, now);
     }
     const F0: usize = rt::field_index(<Person as HostRecord>::FIELDS, "subscription");
     const F1: usize = rt::field_index(<Person as HostRecord>::FIELDS, "country");
     const F2: usize = rt::field_index(<Person as HostRecord>::FIELDS, "language");
     const F3: usize = rt::field_index(<Person as HostRecord>::FIELDS, "opted_out");
     const F4: usize = rt::field_index(<Person as HostRecord>::FIELDS, "age");
-    let mut at: u32 = 0;
-    loop {
-        at = match at {
-            0 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "paid"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 2,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => 1,
-            },
-            1 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Bool(g)) => match g(r) { Some(b) => rt::tv(if b { false } else { true }), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 3,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => 3,
-            },
-            2 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Bool(g)) => match g(r) { Some(b) => rt::tv(if b { false } else { true }), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 4,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => 3,
-            },
-            3 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(18_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4032000000000000), true, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 5,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => 5,
-            },
-            4 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(18_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4032000000000000), true, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 8,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => 5,
-            },
-            5 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "MC" | "BE" | "CH" | "FR" | "LU")), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_UNKNOWN,
-                Truth::False => 7,
-                Truth::Unknown => 6,
-            },
-            6 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_UNKNOWN,
-                Truth::False => rt::END_UNKNOWN,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            7 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_UNKNOWN,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            8 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "MC" | "BE" | "CH" | "FR" | "LU")), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => 10,
-                Truth::Unknown => 9,
-            },
-            9 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => rt::END_UNKNOWN,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            10 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            _ => return rt::end(at),
-        };
+    's10: {
+    's9: {
+    's8: {
+    's7: {
+    's6: {
+    's5: {
+    's4: {
+    's3: {
+    's2: {
+    's1: {
+    {}
+    // step 0
+    match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "paid"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's2,
+        Truth::False => return Truth::False,
+        Truth::Unknown => break 's1,
+    }
+    }
+    // step 1
+    match match <Person as HostRecord>::getter(F3) { Some(Getter::Bool(g)) => match g(r) { Some(b) => rt::tv(if b { false } else { true }), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's3,
+        Truth::False => return Truth::False,
+        Truth::Unknown => break 's3,
+    }
+    }
+    // step 2
+    match match <Person as HostRecord>::getter(F3) { Some(Getter::Bool(g)) => match g(r) { Some(b) => rt::tv(if b { false } else { true }), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's4,
+        Truth::False => return Truth::False,
+        Truth::Unknown => break 's3,
+    }
+    }
+    // step 3
+    match match <Person as HostRecord>::getter(F4) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(18_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4032000000000000), true, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's5,
+        Truth::False => return Truth::False,
+        Truth::Unknown => break 's5,
+    }
+    }
+    // step 4
+    match match <Person as HostRecord>::getter(F4) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(18_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4032000000000000), true, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's8,
+        Truth::False => return Truth::False,
+        Truth::Unknown => break 's5,
+    }
+    }
+    // step 5
+    match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "MC" | "BE" | "CH" | "FR" | "LU")), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::Unknown,
+        Truth::False => break 's7,
+        Truth::Unknown => break 's6,
+    }
+    }
+    // step 6
+    match match <Person as HostRecord>::getter(F2) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::Unknown,
+        Truth::False => return Truth::Unknown,
+        Truth::Unknown => return Truth::Unknown,
+    }
+    }
+    // step 7
+    match match <Person as HostRecord>::getter(F2) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::Unknown,
+        Truth::False => return Truth::False,
+        Truth::Unknown => return Truth::Unknown,
+    }
+    }
+    // step 8
+    match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "MC" | "BE" | "CH" | "FR" | "LU")), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => break 's10,
+        Truth::Unknown => break 's9,
+    }
+    }
+    // step 9
+    match match <Person as HostRecord>::getter(F2) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => return Truth::Unknown,
+        Truth::Unknown => return Truth::Unknown,
+    }
+    }
+    // step 10
+    match match <Person as HostRecord>::getter(F2) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => return Truth::False,
+        Truth::Unknown => return Truth::Unknown,
     }
 }
 
@@ -136,53 +164,67 @@ pub fn c3(
     now: ::herald::codegen::rt::Now,
 ) -> ::herald::value::Truth {
     use ::herald::codegen::rt::{self, Getter, HostRecord, Truth};
-    if cond.fingerprint() != 0xc3e588906bbd1c1d {
-        return cond.eval_host(r, map, now);
+    if !cond.fingerprint_is(0xc3e588906bbd1c1d) {
+        return rt::interpret(cond, r, map, now);
     }
     const F0: usize = rt::field_index(<Person as HostRecord>::FIELDS, "country");
     const F1: usize = rt::field_index(<Person as HostRecord>::FIELDS, "lifetime_value");
     const F2: usize = rt::field_index(<Person as HostRecord>::FIELDS, "tags");
     const F3: usize = rt::field_index(<Person as HostRecord>::FIELDS, "address.city");
-    let mut at: u32 = 0;
-    loop {
-        at = match at {
-            0 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(1001_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x408f440000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 2,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => 1,
-            },
-            1 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Strings(g)) => match g(r) { Some(l) => rt::tv(l.iter().any(|e| e == "vip")), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 3,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => 3,
-            },
-            2 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Strings(g)) => match g(r) { Some(l) => rt::tv(l.iter().any(|e| e == "vip")), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 4,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => 3,
-            },
-            3 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == ""), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_FALSE,
-                Truth::False => 5,
-                Truth::Unknown => 5,
-            },
-            4 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == ""), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_FALSE,
-                Truth::False => 6,
-                Truth::Unknown => 5,
-            },
-            5 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "GB" | "MC" | "BE" | "DE" | "IE" | "CH" | "FR" | "ES" | "AT" | "IT" | "PT" | "LU")), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_UNKNOWN,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            6 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "GB" | "MC" | "BE" | "DE" | "IE" | "CH" | "FR" | "ES" | "AT" | "IT" | "PT" | "LU")), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            _ => return rt::end(at),
-        };
+    's6: {
+    's5: {
+    's4: {
+    's3: {
+    's2: {
+    's1: {
+    {}
+    // step 0
+    match match <Person as HostRecord>::getter(F1) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(1001_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x408f440000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's2,
+        Truth::False => return Truth::False,
+        Truth::Unknown => break 's1,
+    }
+    }
+    // step 1
+    match match <Person as HostRecord>::getter(F2) { Some(Getter::Strings(g)) => match g(r) { Some(l) => rt::tv(l.iter().any(|e| e == "vip")), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's3,
+        Truth::False => return Truth::False,
+        Truth::Unknown => break 's3,
+    }
+    }
+    // step 2
+    match match <Person as HostRecord>::getter(F2) { Some(Getter::Strings(g)) => match g(r) { Some(l) => rt::tv(l.iter().any(|e| e == "vip")), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's4,
+        Truth::False => return Truth::False,
+        Truth::Unknown => break 's3,
+    }
+    }
+    // step 3
+    match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == ""), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::False,
+        Truth::False => break 's5,
+        Truth::Unknown => break 's5,
+    }
+    }
+    // step 4
+    match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == ""), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::False,
+        Truth::False => break 's6,
+        Truth::Unknown => break 's5,
+    }
+    }
+    // step 5
+    match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "GB" | "MC" | "BE" | "DE" | "IE" | "CH" | "FR" | "ES" | "AT" | "IT" | "PT" | "LU")), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::Unknown,
+        Truth::False => return Truth::False,
+        Truth::Unknown => return Truth::Unknown,
+    }
+    }
+    // step 6
+    match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "GB" | "MC" | "BE" | "DE" | "IE" | "CH" | "FR" | "ES" | "AT" | "IT" | "PT" | "LU")), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => return Truth::False,
+        Truth::Unknown => return Truth::Unknown,
     }
 }
 
@@ -198,41 +240,49 @@ pub fn long_strings(
     now: ::herald::codegen::rt::Now,
 ) -> ::herald::value::Truth {
     use ::herald::codegen::rt::{self, Getter, HostRecord, Truth};
-    if cond.fingerprint() != 0xc154c4f86675f68b {
-        return cond.eval_host(r, map, now);
+    if !cond.fingerprint_is(0xc154c4f86675f68b) {
+        return rt::interpret(cond, r, map, now);
     }
     const F0: usize = rt::field_index(<Person as HostRecord>::FIELDS, "note");
     const F1: usize = rt::field_index(<Person as HostRecord>::FIELDS, "language");
-    let mut at: u32 = 0;
-    loop {
-        at = match at {
-            0 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "another long string"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 4,
-                Truth::False => 2,
-                Truth::Unknown => 1,
-            },
-            1 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 4,
-                Truth::False => 3,
-                Truth::Unknown => 3,
-            },
-            2 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 4,
-                Truth::False => rt::END_TRUE,
-                Truth::Unknown => 3,
-            },
-            3 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "a string longer than seven bytes"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => rt::END_UNKNOWN,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            4 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "a string longer than seven bytes"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            _ => return rt::end(at),
-        };
+    's4: {
+    's3: {
+    's2: {
+    's1: {
+    {}
+    // step 0
+    match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "another long string"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's4,
+        Truth::False => break 's2,
+        Truth::Unknown => break 's1,
+    }
+    }
+    // step 1
+    match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's4,
+        Truth::False => break 's3,
+        Truth::Unknown => break 's3,
+    }
+    }
+    // step 2
+    match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's4,
+        Truth::False => return Truth::True,
+        Truth::Unknown => break 's3,
+    }
+    }
+    // step 3
+    match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "a string longer than seven bytes"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => return Truth::Unknown,
+        Truth::Unknown => return Truth::Unknown,
+    }
+    }
+    // step 4
+    match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "a string longer than seven bytes"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => return Truth::False,
+        Truth::Unknown => return Truth::Unknown,
     }
 }
 
@@ -248,31 +298,33 @@ pub fn numbers(
     now: ::herald::codegen::rt::Now,
 ) -> ::herald::value::Truth {
     use ::herald::codegen::rt::{self, Getter, HostRecord, Truth};
-    if cond.fingerprint() != 0xc860fea7815400d7 {
-        return cond.eval_host(r, map, now);
+    if !cond.fingerprint_is(0xc860fea7815400d7) {
+        return rt::interpret(cond, r, map, now);
     }
     const F0: usize = rt::field_index(<Person as HostRecord>::FIELDS, "age");
     const F1: usize = rt::field_index(<Person as HostRecord>::FIELDS, "lifetime_value");
-    let mut at: u32 = 0;
-    loop {
-        at = match at {
-            0 => match { return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => 2,
-                Truth::Unknown => 1,
-            },
-            1 => match { return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => rt::END_UNKNOWN,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            2 => match { return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            _ => return rt::end(at),
-        };
+    's2: {
+    's1: {
+    {}
+    // step 0
+    match { return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => break 's2,
+        Truth::Unknown => break 's1,
+    }
+    }
+    // step 1
+    match { return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => return Truth::Unknown,
+        Truth::Unknown => return Truth::Unknown,
+    }
+    }
+    // step 2
+    match { return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => return Truth::False,
+        Truth::Unknown => return Truth::Unknown,
     }
 }
 
@@ -288,51 +340,65 @@ pub fn booleans(
     now: ::herald::codegen::rt::Now,
 ) -> ::herald::value::Truth {
     use ::herald::codegen::rt::{self, Getter, HostRecord, Truth};
-    if cond.fingerprint() != 0xf58cd206cd5fef25 {
-        return cond.eval_host(r, map, now);
+    if !cond.fingerprint_is(0xf58cd206cd5fef25) {
+        return rt::interpret(cond, r, map, now);
     }
     const F0: usize = rt::field_index(<Person as HostRecord>::FIELDS, "opted_out");
     const F1: usize = rt::field_index(<Person as HostRecord>::FIELDS, "subscription");
-    let mut at: u32 = 0;
-    loop {
-        at = match at {
-            0 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Bool(g)) => match g(r) { Some(b) => rt::tv(if b { true } else { false }), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => 4,
-                Truth::Unknown => 1,
-            },
-            1 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Bool(g)) => match g(r) { Some(b) => rt::tv(if b { false } else { true }), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 3,
-                Truth::False => rt::END_UNKNOWN,
-                Truth::Unknown => 2,
-            },
-            2 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "free"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_UNKNOWN,
-                Truth::False => rt::END_UNKNOWN,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            3 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "free"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_UNKNOWN,
-                Truth::False => rt::END_TRUE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            4 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Bool(g)) => match g(r) { Some(b) => rt::tv(if b { false } else { true }), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => 6,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => 5,
-            },
-            5 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "free"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_FALSE,
-                Truth::False => rt::END_UNKNOWN,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            6 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "free"), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_FALSE,
-                Truth::False => rt::END_TRUE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            _ => return rt::end(at),
-        };
+    's6: {
+    's5: {
+    's4: {
+    's3: {
+    's2: {
+    's1: {
+    {}
+    // step 0
+    match match <Person as HostRecord>::getter(F0) { Some(Getter::Bool(g)) => match g(r) { Some(b) => rt::tv(if b { true } else { false }), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => break 's4,
+        Truth::Unknown => break 's1,
+    }
+    }
+    // step 1
+    match match <Person as HostRecord>::getter(F0) { Some(Getter::Bool(g)) => match g(r) { Some(b) => rt::tv(if b { false } else { true }), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's3,
+        Truth::False => return Truth::Unknown,
+        Truth::Unknown => break 's2,
+    }
+    }
+    // step 2
+    match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "free"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::Unknown,
+        Truth::False => return Truth::Unknown,
+        Truth::Unknown => return Truth::Unknown,
+    }
+    }
+    // step 3
+    match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "free"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::Unknown,
+        Truth::False => return Truth::True,
+        Truth::Unknown => return Truth::Unknown,
+    }
+    }
+    // step 4
+    match match <Person as HostRecord>::getter(F0) { Some(Getter::Bool(g)) => match g(r) { Some(b) => rt::tv(if b { false } else { true }), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => break 's6,
+        Truth::False => return Truth::False,
+        Truth::Unknown => break 's5,
+    }
+    }
+    // step 5
+    match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "free"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::False,
+        Truth::False => return Truth::Unknown,
+        Truth::Unknown => return Truth::Unknown,
+    }
+    }
+    // step 6
+    match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "free"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::False,
+        Truth::False => return Truth::True,
+        Truth::Unknown => return Truth::Unknown,
     }
 }
 
@@ -348,30 +414,32 @@ pub fn lists(
     now: ::herald::codegen::rt::Now,
 ) -> ::herald::value::Truth {
     use ::herald::codegen::rt::{self, Getter, HostRecord, Truth};
-    if cond.fingerprint() != 0xdff37a3b676aa52c {
-        return cond.eval_host(r, map, now);
+    if !cond.fingerprint_is(0xdff37a3b676aa52c) {
+        return rt::interpret(cond, r, map, now);
     }
     const F0: usize = rt::field_index(<Person as HostRecord>::FIELDS, "tags");
-    let mut at: u32 = 0;
-    loop {
-        at = match at {
-            0 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Strings(g)) => match g(r) { Some(l) => rt::tv(l.iter().any(|e| e == "vip")), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => 2,
-                Truth::Unknown => 1,
-            },
-            1 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Strings(g)) => match g(r) { Some(l) => rt::tv(l.iter().any(|e| e == "beta")), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_UNKNOWN,
-                Truth::False => rt::END_TRUE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            2 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Strings(g)) => match g(r) { Some(l) => rt::tv(l.iter().any(|e| e == "beta")), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_FALSE,
-                Truth::False => rt::END_TRUE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            _ => return rt::end(at),
-        };
+    's2: {
+    's1: {
+    {}
+    // step 0
+    match match <Person as HostRecord>::getter(F0) { Some(Getter::Strings(g)) => match g(r) { Some(l) => rt::tv(l.iter().any(|e| e == "vip")), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => break 's2,
+        Truth::Unknown => break 's1,
+    }
+    }
+    // step 1
+    match match <Person as HostRecord>::getter(F0) { Some(Getter::Strings(g)) => match g(r) { Some(l) => rt::tv(l.iter().any(|e| e == "beta")), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::Unknown,
+        Truth::False => return Truth::True,
+        Truth::Unknown => return Truth::Unknown,
+    }
+    }
+    // step 2
+    match match <Person as HostRecord>::getter(F0) { Some(Getter::Strings(g)) => match g(r) { Some(l) => rt::tv(l.iter().any(|e| e == "beta")), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::False,
+        Truth::False => return Truth::True,
+        Truth::Unknown => return Truth::Unknown,
     }
 }
 
@@ -387,31 +455,33 @@ pub fn large_set(
     now: ::herald::codegen::rt::Now,
 ) -> ::herald::value::Truth {
     use ::herald::codegen::rt::{self, Getter, HostRecord, Truth};
-    if cond.fingerprint() != 0x850b5ec03ffb5a89 {
-        return cond.eval_host(r, map, now);
+    if !cond.fingerprint_is(0x850b5ec03ffb5a89) {
+        return rt::interpret(cond, r, map, now);
     }
     const F0: usize = rt::field_index(<Person as HostRecord>::FIELDS, "country");
     const F1: usize = rt::field_index(<Person as HostRecord>::FIELDS, "language");
-    let mut at: u32 = 0;
-    loop {
-        at = match at {
-            0 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "de" | "en")), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_FALSE,
-                Truth::False => 2,
-                Truth::Unknown => 1,
-            },
-            1 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "GB" | "MC" | "BE" | "DE" | "IE" | "SE" | "CH" | "DK" | "NL" | "NO" | "FR" | "ES" | "AT" | "IT" | "PT" | "LU")), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_UNKNOWN,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            2 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "GB" | "MC" | "BE" | "DE" | "IE" | "SE" | "CH" | "DK" | "NL" | "NO" | "FR" | "ES" | "AT" | "IT" | "PT" | "LU")), None => Truth::Unknown }, _ => return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            _ => return rt::end(at),
-        };
+    's2: {
+    's1: {
+    {}
+    // step 0
+    match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "de" | "en")), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::False,
+        Truth::False => break 's2,
+        Truth::Unknown => break 's1,
+    }
+    }
+    // step 1
+    match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "GB" | "MC" | "BE" | "DE" | "IE" | "SE" | "CH" | "DK" | "NL" | "NO" | "FR" | "ES" | "AT" | "IT" | "PT" | "LU")), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::Unknown,
+        Truth::False => return Truth::False,
+        Truth::Unknown => return Truth::Unknown,
+    }
+    }
+    // step 2
+    match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(matches!(s, "GB" | "MC" | "BE" | "DE" | "IE" | "SE" | "CH" | "DK" | "NL" | "NO" | "FR" | "ES" | "AT" | "IT" | "PT" | "LU")), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => return Truth::False,
+        Truth::Unknown => return Truth::Unknown,
     }
 }
 
@@ -427,50 +497,64 @@ pub fn interpreted_leaves(
     now: ::herald::codegen::rt::Now,
 ) -> ::herald::value::Truth {
     use ::herald::codegen::rt::{self, Getter, HostRecord, Truth};
-    if cond.fingerprint() != 0x3ae4aa8e9de145b4 {
-        return cond.eval_host(r, map, now);
+    if !cond.fingerprint_is(0x3ae4aa8e9de145b4) {
+        return rt::interpret(cond, r, map, now);
     }
     const F2: usize = rt::field_index(<Person as HostRecord>::FIELDS, "age");
-    let mut at: u32 = 0;
-    loop {
-        at = match at {
-            0 => match { return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => 2,
-                Truth::Unknown => 1,
-            },
-            1 => match { return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => 3,
-                Truth::Unknown => 3,
-            },
-            2 => match { return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => 4,
-                Truth::Unknown => 3,
-            },
-            3 => match { return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => 5,
-                Truth::Unknown => 5,
-            },
-            4 => match { return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => 6,
-                Truth::Unknown => 5,
-            },
-            5 => match { return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => rt::END_UNKNOWN,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            6 => match { return cond.eval_host(r, map, now) } {
-                Truth::True => rt::END_TRUE,
-                Truth::False => rt::END_FALSE,
-                Truth::Unknown => rt::END_UNKNOWN,
-            },
-            _ => return rt::end(at),
-        };
+    's6: {
+    's5: {
+    's4: {
+    's3: {
+    's2: {
+    's1: {
+    {}
+    // step 0
+    match { return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => break 's2,
+        Truth::Unknown => break 's1,
+    }
+    }
+    // step 1
+    match { return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => break 's3,
+        Truth::Unknown => break 's3,
+    }
+    }
+    // step 2
+    match { return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => break 's4,
+        Truth::Unknown => break 's3,
+    }
+    }
+    // step 3
+    match { return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => break 's5,
+        Truth::Unknown => break 's5,
+    }
+    }
+    // step 4
+    match { return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => break 's6,
+        Truth::Unknown => break 's5,
+    }
+    }
+    // step 5
+    match { return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => return Truth::Unknown,
+        Truth::Unknown => return Truth::Unknown,
+    }
+    }
+    // step 6
+    match { return rt::interpret(cond, r, map, now) } {
+        Truth::True => return Truth::True,
+        Truth::False => return Truth::False,
+        Truth::Unknown => return Truth::Unknown,
     }
 }
 
@@ -486,9 +570,913 @@ pub fn constant(
     now: ::herald::codegen::rt::Now,
 ) -> ::herald::value::Truth {
     use ::herald::codegen::rt::{self, Getter, HostRecord, Truth};
-    if cond.fingerprint() != 0xf510bc34a7b5ae3e {
-        return cond.eval_host(r, map, now);
+    if !cond.fingerprint_is(0xf510bc34a7b5ae3e) {
+        return rt::interpret(cond, r, map, now);
     }
-    cond.eval_host(r, map, now)
+    rt::interpret(cond, r, map, now)
+}
+
+/// Generated by `herald::codegen::host_fn` (Herald 0.1.0) from the condition
+/// `(country == "FR" or subscription != "free" or age > 0) and (language == "fr" or note != "y" or age > 1) and (subscription == "paid" or address.city != "Lyon" or age > 2) and (note == "x" or country != "DE" or age > 3) and (address.city == "Paris" or language != "en" or age > 4) and (country == "BE" or subscription != "trial" or age > 5) and (language == "de" or note != "z" or age > 6) and (subscription == "free" or address.city != "Nice" or age > 7) and (note == "y" or country != "IT" or age > 8) and (address.city == "Lyon" or language != "es" or age > 9) and (country == "DE" or subscription != "gold" or age > 10) and (language == "en" or note != "FR" or age > 11) and (subscription == "trial" or address.city != "fr" or age > 12) and (note == "z" or country != "paid" or age > 13) and (address.city == "Nice" or language != "x" or age > 14) and (country == "IT" or subscription != "Paris" or age > 15) and (language == "es" or note != "BE" or age > 16) and (subscription == "gold" or address.city != "de" or age > 17)`
+/// on `Person`: what `cond.eval_host(r, map, now)` gives, for the condition compiled from
+/// that source, without the interpreter.
+#[allow(clippy::all, clippy::pedantic, unused_variables, unused_imports, unused_mut, unreachable_code, dead_code, non_upper_case_globals)]
+pub fn many_steps(
+    r: &Person,
+    cond: &::herald::condition::Condition,
+    map: &::herald::record::HostMap<Person>,
+    now: ::herald::codegen::rt::Now,
+) -> ::herald::value::Truth {
+    use ::herald::codegen::rt::{self, Getter, HostRecord, Truth};
+    if !cond.fingerprint_is(0xd95d5eabb98d96af) {
+        return rt::interpret(cond, r, map, now);
+    }
+    const F0: usize = rt::field_index(<Person as HostRecord>::FIELDS, "country");
+    const F1: usize = rt::field_index(<Person as HostRecord>::FIELDS, "subscription");
+    const F2: usize = rt::field_index(<Person as HostRecord>::FIELDS, "age");
+    const F3: usize = rt::field_index(<Person as HostRecord>::FIELDS, "language");
+    const F4: usize = rt::field_index(<Person as HostRecord>::FIELDS, "note");
+    const F5: usize = rt::field_index(<Person as HostRecord>::FIELDS, "address.city");
+    let mut at: u32 = 0;
+    loop {
+        at = match at {
+            0 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "free"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 2,
+                Truth::False => 10,
+                Truth::Unknown => 1,
+            },
+            1 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(1_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x0), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 10,
+                Truth::False => 3,
+                Truth::Unknown => 3,
+            },
+            2 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(1_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x0), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 10,
+                Truth::False => 4,
+                Truth::Unknown => 3,
+            },
+            3 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "FR"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 10,
+                Truth::False => 5,
+                Truth::Unknown => 5,
+            },
+            4 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "FR"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 10,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 5,
+            },
+            5 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "y"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 7,
+                Truth::False => 15,
+                Truth::Unknown => 6,
+            },
+            6 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(2_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x3ff0000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 15,
+                Truth::False => 8,
+                Truth::Unknown => 8,
+            },
+            7 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(2_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x3ff0000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 15,
+                Truth::False => 9,
+                Truth::Unknown => 8,
+            },
+            8 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 15,
+                Truth::False => 15,
+                Truth::Unknown => 15,
+            },
+            9 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 15,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 15,
+            },
+            10 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "y"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 12,
+                Truth::False => 20,
+                Truth::Unknown => 11,
+            },
+            11 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(2_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x3ff0000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 20,
+                Truth::False => 13,
+                Truth::Unknown => 13,
+            },
+            12 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(2_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x3ff0000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 20,
+                Truth::False => 14,
+                Truth::Unknown => 13,
+            },
+            13 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 20,
+                Truth::False => 15,
+                Truth::Unknown => 15,
+            },
+            14 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 20,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 15,
+            },
+            15 => match match <Person as HostRecord>::getter(F5) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "Lyon"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 17,
+                Truth::False => 25,
+                Truth::Unknown => 16,
+            },
+            16 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(3_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4000000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 25,
+                Truth::False => 18,
+                Truth::Unknown => 18,
+            },
+            17 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(3_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4000000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 25,
+                Truth::False => 19,
+                Truth::Unknown => 18,
+            },
+            18 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "paid"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 25,
+                Truth::False => 25,
+                Truth::Unknown => 25,
+            },
+            19 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "paid"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 25,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 25,
+            },
+            20 => match match <Person as HostRecord>::getter(F5) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "Lyon"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 22,
+                Truth::False => 30,
+                Truth::Unknown => 21,
+            },
+            21 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(3_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4000000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 30,
+                Truth::False => 23,
+                Truth::Unknown => 23,
+            },
+            22 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(3_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4000000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 30,
+                Truth::False => 24,
+                Truth::Unknown => 23,
+            },
+            23 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "paid"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 30,
+                Truth::False => 25,
+                Truth::Unknown => 25,
+            },
+            24 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "paid"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 30,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 25,
+            },
+            25 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "DE"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 27,
+                Truth::False => 35,
+                Truth::Unknown => 26,
+            },
+            26 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(4_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4008000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 35,
+                Truth::False => 28,
+                Truth::Unknown => 28,
+            },
+            27 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(4_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4008000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 35,
+                Truth::False => 29,
+                Truth::Unknown => 28,
+            },
+            28 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "x"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 35,
+                Truth::False => 35,
+                Truth::Unknown => 35,
+            },
+            29 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "x"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 35,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 35,
+            },
+            30 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "DE"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 32,
+                Truth::False => 40,
+                Truth::Unknown => 31,
+            },
+            31 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(4_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4008000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 40,
+                Truth::False => 33,
+                Truth::Unknown => 33,
+            },
+            32 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(4_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4008000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 40,
+                Truth::False => 34,
+                Truth::Unknown => 33,
+            },
+            33 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "x"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 40,
+                Truth::False => 35,
+                Truth::Unknown => 35,
+            },
+            34 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "x"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 40,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 35,
+            },
+            35 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "en"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 37,
+                Truth::False => 45,
+                Truth::Unknown => 36,
+            },
+            36 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(5_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4010000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 45,
+                Truth::False => 38,
+                Truth::Unknown => 38,
+            },
+            37 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(5_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4010000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 45,
+                Truth::False => 39,
+                Truth::Unknown => 38,
+            },
+            38 => match match <Person as HostRecord>::getter(F5) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "Paris"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 45,
+                Truth::False => 45,
+                Truth::Unknown => 45,
+            },
+            39 => match match <Person as HostRecord>::getter(F5) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "Paris"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 45,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 45,
+            },
+            40 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "en"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 42,
+                Truth::False => 50,
+                Truth::Unknown => 41,
+            },
+            41 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(5_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4010000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 50,
+                Truth::False => 43,
+                Truth::Unknown => 43,
+            },
+            42 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(5_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4010000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 50,
+                Truth::False => 44,
+                Truth::Unknown => 43,
+            },
+            43 => match match <Person as HostRecord>::getter(F5) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "Paris"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 50,
+                Truth::False => 45,
+                Truth::Unknown => 45,
+            },
+            44 => match match <Person as HostRecord>::getter(F5) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "Paris"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 50,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 45,
+            },
+            45 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "trial"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 47,
+                Truth::False => 55,
+                Truth::Unknown => 46,
+            },
+            46 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(6_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4014000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 55,
+                Truth::False => 48,
+                Truth::Unknown => 48,
+            },
+            47 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(6_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4014000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 55,
+                Truth::False => 49,
+                Truth::Unknown => 48,
+            },
+            48 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "BE"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 55,
+                Truth::False => 55,
+                Truth::Unknown => 55,
+            },
+            49 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "BE"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 55,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 55,
+            },
+            50 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "trial"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 52,
+                Truth::False => 60,
+                Truth::Unknown => 51,
+            },
+            51 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(6_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4014000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 60,
+                Truth::False => 53,
+                Truth::Unknown => 53,
+            },
+            52 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(6_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4014000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 60,
+                Truth::False => 54,
+                Truth::Unknown => 53,
+            },
+            53 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "BE"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 60,
+                Truth::False => 55,
+                Truth::Unknown => 55,
+            },
+            54 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "BE"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 60,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 55,
+            },
+            55 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "z"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 57,
+                Truth::False => 65,
+                Truth::Unknown => 56,
+            },
+            56 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(7_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4018000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 65,
+                Truth::False => 58,
+                Truth::Unknown => 58,
+            },
+            57 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(7_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4018000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 65,
+                Truth::False => 59,
+                Truth::Unknown => 58,
+            },
+            58 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "de"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 65,
+                Truth::False => 65,
+                Truth::Unknown => 65,
+            },
+            59 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "de"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 65,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 65,
+            },
+            60 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "z"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 62,
+                Truth::False => 70,
+                Truth::Unknown => 61,
+            },
+            61 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(7_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4018000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 70,
+                Truth::False => 63,
+                Truth::Unknown => 63,
+            },
+            62 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(7_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4018000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 70,
+                Truth::False => 64,
+                Truth::Unknown => 63,
+            },
+            63 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "de"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 70,
+                Truth::False => 65,
+                Truth::Unknown => 65,
+            },
+            64 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "de"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 70,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 65,
+            },
+            65 => match match <Person as HostRecord>::getter(F5) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "Nice"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 67,
+                Truth::False => 75,
+                Truth::Unknown => 66,
+            },
+            66 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(8_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x401c000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 75,
+                Truth::False => 68,
+                Truth::Unknown => 68,
+            },
+            67 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(8_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x401c000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 75,
+                Truth::False => 69,
+                Truth::Unknown => 68,
+            },
+            68 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "free"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 75,
+                Truth::False => 75,
+                Truth::Unknown => 75,
+            },
+            69 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "free"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 75,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 75,
+            },
+            70 => match match <Person as HostRecord>::getter(F5) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "Nice"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 72,
+                Truth::False => 80,
+                Truth::Unknown => 71,
+            },
+            71 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(8_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x401c000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 80,
+                Truth::False => 73,
+                Truth::Unknown => 73,
+            },
+            72 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(8_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x401c000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 80,
+                Truth::False => 74,
+                Truth::Unknown => 73,
+            },
+            73 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "free"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 80,
+                Truth::False => 75,
+                Truth::Unknown => 75,
+            },
+            74 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "free"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 80,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 75,
+            },
+            75 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "IT"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 77,
+                Truth::False => 85,
+                Truth::Unknown => 76,
+            },
+            76 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(9_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4020000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 85,
+                Truth::False => 78,
+                Truth::Unknown => 78,
+            },
+            77 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(9_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4020000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 85,
+                Truth::False => 79,
+                Truth::Unknown => 78,
+            },
+            78 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "y"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 85,
+                Truth::False => 85,
+                Truth::Unknown => 85,
+            },
+            79 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "y"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 85,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 85,
+            },
+            80 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "IT"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 82,
+                Truth::False => 90,
+                Truth::Unknown => 81,
+            },
+            81 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(9_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4020000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 90,
+                Truth::False => 83,
+                Truth::Unknown => 83,
+            },
+            82 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(9_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4020000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 90,
+                Truth::False => 84,
+                Truth::Unknown => 83,
+            },
+            83 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "y"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 90,
+                Truth::False => 85,
+                Truth::Unknown => 85,
+            },
+            84 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "y"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 90,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 85,
+            },
+            85 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "es"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 87,
+                Truth::False => 95,
+                Truth::Unknown => 86,
+            },
+            86 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(10_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4022000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 95,
+                Truth::False => 88,
+                Truth::Unknown => 88,
+            },
+            87 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(10_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4022000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 95,
+                Truth::False => 89,
+                Truth::Unknown => 88,
+            },
+            88 => match match <Person as HostRecord>::getter(F5) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "Lyon"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 95,
+                Truth::False => 95,
+                Truth::Unknown => 95,
+            },
+            89 => match match <Person as HostRecord>::getter(F5) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "Lyon"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 95,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 95,
+            },
+            90 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "es"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 92,
+                Truth::False => 100,
+                Truth::Unknown => 91,
+            },
+            91 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(10_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4022000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 100,
+                Truth::False => 93,
+                Truth::Unknown => 93,
+            },
+            92 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(10_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4022000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 100,
+                Truth::False => 94,
+                Truth::Unknown => 93,
+            },
+            93 => match match <Person as HostRecord>::getter(F5) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "Lyon"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 100,
+                Truth::False => 95,
+                Truth::Unknown => 95,
+            },
+            94 => match match <Person as HostRecord>::getter(F5) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "Lyon"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 100,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 95,
+            },
+            95 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "gold"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 97,
+                Truth::False => 105,
+                Truth::Unknown => 96,
+            },
+            96 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(11_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4024000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 105,
+                Truth::False => 98,
+                Truth::Unknown => 98,
+            },
+            97 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(11_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4024000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 105,
+                Truth::False => 99,
+                Truth::Unknown => 98,
+            },
+            98 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "DE"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 105,
+                Truth::False => 105,
+                Truth::Unknown => 105,
+            },
+            99 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "DE"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 105,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 105,
+            },
+            100 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "gold"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 102,
+                Truth::False => 110,
+                Truth::Unknown => 101,
+            },
+            101 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(11_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4024000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 110,
+                Truth::False => 103,
+                Truth::Unknown => 103,
+            },
+            102 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(11_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4024000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 110,
+                Truth::False => 104,
+                Truth::Unknown => 103,
+            },
+            103 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "DE"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 110,
+                Truth::False => 105,
+                Truth::Unknown => 105,
+            },
+            104 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "DE"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 110,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 105,
+            },
+            105 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "FR"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 107,
+                Truth::False => 115,
+                Truth::Unknown => 106,
+            },
+            106 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(12_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4026000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 115,
+                Truth::False => 108,
+                Truth::Unknown => 108,
+            },
+            107 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(12_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4026000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 115,
+                Truth::False => 109,
+                Truth::Unknown => 108,
+            },
+            108 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "en"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 115,
+                Truth::False => 115,
+                Truth::Unknown => 115,
+            },
+            109 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "en"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 115,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 115,
+            },
+            110 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "FR"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 112,
+                Truth::False => 120,
+                Truth::Unknown => 111,
+            },
+            111 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(12_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4026000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 120,
+                Truth::False => 113,
+                Truth::Unknown => 113,
+            },
+            112 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(12_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4026000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 120,
+                Truth::False => 114,
+                Truth::Unknown => 113,
+            },
+            113 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "en"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 120,
+                Truth::False => 115,
+                Truth::Unknown => 115,
+            },
+            114 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "en"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 120,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 115,
+            },
+            115 => match match <Person as HostRecord>::getter(F5) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 117,
+                Truth::False => 125,
+                Truth::Unknown => 116,
+            },
+            116 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(13_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4028000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 125,
+                Truth::False => 118,
+                Truth::Unknown => 118,
+            },
+            117 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(13_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4028000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 125,
+                Truth::False => 119,
+                Truth::Unknown => 118,
+            },
+            118 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "trial"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 125,
+                Truth::False => 125,
+                Truth::Unknown => 125,
+            },
+            119 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "trial"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 125,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 125,
+            },
+            120 => match match <Person as HostRecord>::getter(F5) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "fr"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 122,
+                Truth::False => 130,
+                Truth::Unknown => 121,
+            },
+            121 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(13_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4028000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 130,
+                Truth::False => 123,
+                Truth::Unknown => 123,
+            },
+            122 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(13_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4028000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 130,
+                Truth::False => 124,
+                Truth::Unknown => 123,
+            },
+            123 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "trial"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 130,
+                Truth::False => 125,
+                Truth::Unknown => 125,
+            },
+            124 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "trial"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 130,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 125,
+            },
+            125 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "paid"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 127,
+                Truth::False => 135,
+                Truth::Unknown => 126,
+            },
+            126 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(14_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x402a000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 135,
+                Truth::False => 128,
+                Truth::Unknown => 128,
+            },
+            127 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(14_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x402a000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 135,
+                Truth::False => 129,
+                Truth::Unknown => 128,
+            },
+            128 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "z"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 135,
+                Truth::False => 135,
+                Truth::Unknown => 135,
+            },
+            129 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "z"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 135,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 135,
+            },
+            130 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "paid"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 132,
+                Truth::False => 140,
+                Truth::Unknown => 131,
+            },
+            131 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(14_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x402a000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 140,
+                Truth::False => 133,
+                Truth::Unknown => 133,
+            },
+            132 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(14_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x402a000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 140,
+                Truth::False => 134,
+                Truth::Unknown => 133,
+            },
+            133 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "z"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 140,
+                Truth::False => 135,
+                Truth::Unknown => 135,
+            },
+            134 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "z"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 140,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 135,
+            },
+            135 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "x"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 137,
+                Truth::False => 145,
+                Truth::Unknown => 136,
+            },
+            136 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(15_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x402c000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 145,
+                Truth::False => 138,
+                Truth::Unknown => 138,
+            },
+            137 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(15_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x402c000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 145,
+                Truth::False => 139,
+                Truth::Unknown => 138,
+            },
+            138 => match match <Person as HostRecord>::getter(F5) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "Nice"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 145,
+                Truth::False => 145,
+                Truth::Unknown => 145,
+            },
+            139 => match match <Person as HostRecord>::getter(F5) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "Nice"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 145,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 145,
+            },
+            140 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "x"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 142,
+                Truth::False => 150,
+                Truth::Unknown => 141,
+            },
+            141 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(15_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x402c000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 150,
+                Truth::False => 143,
+                Truth::Unknown => 143,
+            },
+            142 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(15_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x402c000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 150,
+                Truth::False => 144,
+                Truth::Unknown => 143,
+            },
+            143 => match match <Person as HostRecord>::getter(F5) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "Nice"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 150,
+                Truth::False => 145,
+                Truth::Unknown => 145,
+            },
+            144 => match match <Person as HostRecord>::getter(F5) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "Nice"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 150,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 145,
+            },
+            145 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "Paris"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 147,
+                Truth::False => 155,
+                Truth::Unknown => 146,
+            },
+            146 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(16_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x402e000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 155,
+                Truth::False => 148,
+                Truth::Unknown => 148,
+            },
+            147 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(16_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x402e000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 155,
+                Truth::False => 149,
+                Truth::Unknown => 148,
+            },
+            148 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "IT"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 155,
+                Truth::False => 155,
+                Truth::Unknown => 155,
+            },
+            149 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "IT"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 155,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 155,
+            },
+            150 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "Paris"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 152,
+                Truth::False => 160,
+                Truth::Unknown => 151,
+            },
+            151 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(16_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x402e000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 160,
+                Truth::False => 153,
+                Truth::Unknown => 153,
+            },
+            152 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(16_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x402e000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 160,
+                Truth::False => 154,
+                Truth::Unknown => 153,
+            },
+            153 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "IT"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 160,
+                Truth::False => 155,
+                Truth::Unknown => 155,
+            },
+            154 => match match <Person as HostRecord>::getter(F0) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "IT"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 160,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 155,
+            },
+            155 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "BE"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 157,
+                Truth::False => 165,
+                Truth::Unknown => 156,
+            },
+            156 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(17_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4030000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 165,
+                Truth::False => 158,
+                Truth::Unknown => 158,
+            },
+            157 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(17_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4030000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 165,
+                Truth::False => 159,
+                Truth::Unknown => 158,
+            },
+            158 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "es"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 165,
+                Truth::False => 165,
+                Truth::Unknown => 165,
+            },
+            159 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "es"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 165,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 165,
+            },
+            160 => match match <Person as HostRecord>::getter(F4) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "BE"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 162,
+                Truth::False => 170,
+                Truth::Unknown => 161,
+            },
+            161 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(17_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4030000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 170,
+                Truth::False => 163,
+                Truth::Unknown => 163,
+            },
+            162 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(17_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4030000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 170,
+                Truth::False => 164,
+                Truth::Unknown => 163,
+            },
+            163 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "es"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 170,
+                Truth::False => 165,
+                Truth::Unknown => 165,
+            },
+            164 => match match <Person as HostRecord>::getter(F3) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "es"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 170,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => 165,
+            },
+            165 => match match <Person as HostRecord>::getter(F5) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "de"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 167,
+                Truth::False => rt::END_UNKNOWN,
+                Truth::Unknown => 166,
+            },
+            166 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(18_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4031000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => rt::END_UNKNOWN,
+                Truth::False => 168,
+                Truth::Unknown => 168,
+            },
+            167 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(18_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4031000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => rt::END_UNKNOWN,
+                Truth::False => 169,
+                Truth::Unknown => 168,
+            },
+            168 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "gold"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => rt::END_UNKNOWN,
+                Truth::False => rt::END_UNKNOWN,
+                Truth::Unknown => rt::END_UNKNOWN,
+            },
+            169 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "gold"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => rt::END_UNKNOWN,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => rt::END_UNKNOWN,
+            },
+            170 => match match <Person as HostRecord>::getter(F5) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "de"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => 172,
+                Truth::False => rt::END_TRUE,
+                Truth::Unknown => 171,
+            },
+            171 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(18_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4031000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => rt::END_TRUE,
+                Truth::False => 173,
+                Truth::Unknown => 173,
+            },
+            172 => match match <Person as HostRecord>::getter(F2) { Some(Getter::Int(g)) => match g(r) { Some(i) => rt::tv(18_i64 <= i && i <= i64::MAX), None => Truth::Unknown }, Some(Getter::Dec(g)) => match g(r) { Some(x) => rt::dec_in(x, f64::from_bits(0x4031000000000000), false, f64::from_bits(0x7ff0000000000000), true), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => rt::END_TRUE,
+                Truth::False => 174,
+                Truth::Unknown => 173,
+            },
+            173 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "gold"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => rt::END_TRUE,
+                Truth::False => rt::END_UNKNOWN,
+                Truth::Unknown => rt::END_UNKNOWN,
+            },
+            174 => match match <Person as HostRecord>::getter(F1) { Some(Getter::Str(g)) => match g(r) { Some(s) => rt::tv(s == "gold"), None => Truth::Unknown }, _ => return rt::interpret(cond, r, map, now) } {
+                Truth::True => rt::END_TRUE,
+                Truth::False => rt::END_FALSE,
+                Truth::Unknown => rt::END_UNKNOWN,
+            },
+            _ => return rt::end(at),
+        };
+    }
 }
 
