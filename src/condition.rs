@@ -304,14 +304,28 @@ impl Condition {
         map: &HostMap<T>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Truth {
-        self.program.eval(&HostAccess { record, map }, now)
+        let map = self.own_map(map);
+        match map.bound(self.id) {
+            Some(flat) => crate::eval::host::run(flat, &self.program, record, &map, now),
+            None => self.program.eval(&HostAccess { record, map: &map }, now),
+        }
+    }
+
+    /// `map` when its slots are this condition's; otherwise this condition's own map, built
+    /// now (a map built for another condition reads other fields at the same slots).
+    fn own_map<'m, T: HostRecord>(&self, map: &'m HostMap<T>) -> std::borrow::Cow<'m, HostMap<T>> {
+        if map.built_for(self.id) {
+            std::borrow::Cow::Borrowed(map)
+        } else {
+            std::borrow::Cow::Owned(self.host_map())
+        }
     }
 
     /// How a host struct type is read by this condition, computed once per condition: the
     /// getter of each field and, for a flat program, the program bound to the getters (see
     /// `docs/ARCHITECTURE.md`).
     pub fn host_map<T: HostRecord>(&self) -> HostMap<T> {
-        let map = crate::record::host_map::<T>(&self.fields);
+        let map = crate::record::host_map::<T>(&self.fields).with_fields_of(self.id);
         match &self.program.root {
             crate::compile::Op::Flat(flat) => map.bind(self.id, flat),
             _ => map,
@@ -389,6 +403,7 @@ impl Condition {
         map: &HostMap<T>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> usize {
+        let map = &*self.own_map(map);
         let bound = self.host_schedule(map);
         par_count_by(records, |rs, done| {
             self.each_host(bound.as_ref(), map, rs, now, done)
@@ -402,6 +417,7 @@ impl Condition {
         map: &HostMap<T>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> usize {
+        let map = &*self.own_map(map);
         let bound = self.host_schedule(map);
         count_by(records, |rs, done| {
             self.each_host(bound.as_ref(), map, rs, now, done)
@@ -415,6 +431,7 @@ impl Condition {
         map: &HostMap<T>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Vec<Truth> {
+        let map = &*self.own_map(map);
         let bound = self.host_schedule(map);
         par_eval_by(records, |rs, done| {
             self.each_host(bound.as_ref(), map, rs, now, done)
@@ -428,6 +445,7 @@ impl Condition {
         map: &HostMap<T>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Vec<Truth> {
+        let map = &*self.own_map(map);
         let bound = self.host_schedule(map);
         eval_by(records, |rs, done| {
             self.each_host(bound.as_ref(), map, rs, now, done)

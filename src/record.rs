@@ -1525,6 +1525,8 @@ pub struct HostMap<T: ?Sized> {
     /// condition it was bound from ([`crate::condition::Condition::host_map`]): a map passed
     /// with another condition is read slot by slot, never runs its own program.
     bound: Option<(u64, crate::eval::host::HostFlat<T>)>,
+    /// The condition whose field table the slots follow ([`HostMap::built_for`]).
+    of: Option<u64>,
 }
 
 /// How one slot of a [`HostMap`] is read.
@@ -1585,6 +1587,19 @@ impl<T: ?Sized> HostMap<T> {
         self
     }
 
+    /// The map follows the field table of the condition `id` (built by its
+    /// [`crate::condition::Condition::host_map`]).
+    pub(crate) fn with_fields_of(mut self, id: u64) -> Self {
+        self.of = Some(id);
+        self
+    }
+
+    /// True when the map's slots are those of the condition `id`.
+    #[inline(always)]
+    pub(crate) fn built_for(&self, id: u64) -> bool {
+        self.of == Some(id)
+    }
+
     /// The program bound for the condition `id`, if any.
     #[inline(always)]
     pub(crate) fn bound(&self, id: u64) -> Option<&crate::eval::host::HostFlat<T>> {
@@ -1600,6 +1615,7 @@ impl<T: ?Sized> Clone for HostMap<T> {
         HostMap {
             slots: self.slots.clone(),
             bound: self.bound.clone(),
+            of: self.of,
         }
     }
 }
@@ -1749,7 +1765,11 @@ pub fn host_map<T: HostRecord>(fields: &FieldTable) -> HostMap<T> {
             }
         })
         .collect();
-    HostMap { slots, bound: None }
+    HostMap {
+        slots,
+        bound: None,
+        of: None,
+    }
 }
 
 /// True when a dot-separated name is this path: the path's segments joined by dots (without

@@ -614,9 +614,28 @@ fn a_host_map_of_another_condition_is_not_run_as_its_program() {
     // Same slots (a, b in the same order): b read through a's map is b's answer.
     assert_eq!(b.eval_host(&rec, &map_a, now), Truth::True);
     assert_eq!(
-        b.eval_host_batch_seq(&[rec], &map_a, now),
+        b.eval_host_batch_seq(std::slice::from_ref(&rec), &map_a, now),
         vec![Truth::True]
     );
+    // Other slots (b's map reads b then a; c reads only a): each condition still gives its
+    // own answer, one by one and by batch.
+    let c = Condition::compile(r#"b and a == "y""#, None).unwrap();
+    let map_c = c.host_map::<Typed>();
+    let only_a = Condition::compile(r#"a == "y""#, None).unwrap();
+    for (cond, other) in [(&a, &map_c), (&only_a, &map_c), (&c, &map_a)] {
+        let own = cond.host_map::<Typed>();
+        let want = cond.eval_host(&rec, &own, now);
+        assert_eq!(cond.eval_host(&rec, other, now), want, "{}", cond.source());
+        assert_eq!(
+            cond.eval_host_batch_seq(std::slice::from_ref(&rec), other, now),
+            vec![want]
+        );
+        assert_eq!(
+            cond.count_host_matches(std::slice::from_ref(&rec), other, now),
+            usize::from(want == Truth::True)
+        );
+    }
+    assert_eq!(only_a.eval_host(&rec, &map_c, now), Truth::True);
     // A clone of a condition shares its identity: its map is the bound one.
     let a2 = a.clone();
     assert_eq!(
