@@ -102,12 +102,12 @@ pub fn host_fn(cond: &Condition, name: &str, ty: &str) -> Result<String, Codegen
     let flat = match &program.root {
         Op::Flat(flat) => flat,
         Op::Const(c) => {
-            let t = match c {
-                Some(true) => "Truth::True",
-                Some(false) => "Truth::False",
-                None => "Truth::Unknown",
+            let end = match c {
+                Some(true) => crate::compile::END_TRUE,
+                Some(false) => crate::compile::END_FALSE,
+                None => crate::compile::END_UNKNOWN,
             };
-            let _ = writeln!(out, "    {t}\n}}");
+            let _ = writeln!(out, "    Truth::{}\n}}", end_name(end).unwrap_or("Unknown"));
             return Ok(out);
         }
         _ => {
@@ -174,10 +174,17 @@ fn emit_flat(out: &mut String, flat: &Flat, fields: &[FieldMeta], ty: &str) {
 const MAX_NESTED_STEPS: usize = 64;
 
 fn is_end(t: Target) -> bool {
-    matches!(
-        t,
-        crate::compile::END_TRUE | crate::compile::END_FALSE | crate::compile::END_UNKNOWN
-    )
+    end_name(t).is_some()
+}
+
+/// The truth a program's end gives, as its name in `Truth` (`None`: a step).
+fn end_name(t: Target) -> Option<&'static str> {
+    match t {
+        crate::compile::END_TRUE => Some("True"),
+        crate::compile::END_FALSE => Some("False"),
+        crate::compile::END_UNKNOWN => Some("Unknown"),
+        _ => None,
+    }
 }
 
 /// Every jump of the program goes forward: step `i` is placed after the end of a block
@@ -210,12 +217,10 @@ fn emit_nested(out: &mut String, flat: &Flat, fields: &[FieldMeta], ty: &str) {
 
 /// The statement that goes to `t` from the point where step `next` would start.
 fn jump(t: Target, next: usize) -> String {
-    match t {
-        crate::compile::END_TRUE => "return Truth::True".into(),
-        crate::compile::END_FALSE => "return Truth::False".into(),
-        crate::compile::END_UNKNOWN => "return Truth::Unknown".into(),
-        t if t as usize == next && next == 0 => "{}".into(),
-        t => format!("break 's{t}"),
+    match end_name(t) {
+        Some(truth) => format!("return Truth::{truth}"),
+        None if t as usize == next && next == 0 => "{}".into(),
+        None => format!("break 's{t}"),
     }
 }
 
@@ -238,11 +243,9 @@ fn emit_loop(out: &mut String, flat: &Flat, fields: &[FieldMeta], ty: &str) {
 }
 
 fn target(t: Target) -> String {
-    match t {
-        crate::compile::END_TRUE => "rt::END_TRUE".into(),
-        crate::compile::END_FALSE => "rt::END_FALSE".into(),
-        crate::compile::END_UNKNOWN => "rt::END_UNKNOWN".into(),
-        n => n.to_string(),
+    match end_name(t) {
+        Some(truth) => format!("rt::END_{}", truth.to_uppercase()),
+        None => t.to_string(),
     }
 }
 
